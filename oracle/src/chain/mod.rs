@@ -1,0 +1,79 @@
+//! The client side of the Lineage chain: subxt with types generated from the runtime's metadata.
+//!
+//! `oracle/metadata/lineage.scale` is the runtime's metadata; `scripts/metadata` regenerates it
+//! and the runtime's `metadata_is_fresh` test fails when it is stale, so the types here always
+//! match the runtime in this repository.
+
+use subxt::{
+	config::PolkadotConfig, extrinsics::ExtrinsicEvents, tx::Payload, OnlineClient,
+};
+
+/// Types, calls, storage and events of the Lineage runtime, generated from its metadata.
+#[subxt::subxt(runtime_metadata_path = "metadata/lineage.scale")]
+pub mod lineage {}
+
+/// The subxt configuration of the Lineage chain. Its account, address, signature, hasher and
+/// header types are Polkadot's: `AccountId32`, `MultiAddress<AccountId32, ()>`,
+/// `MultiSignature`, blake2-256 and `u32` block numbers.
+pub type LineageConfig = PolkadotConfig;
+
+/// A client connected to a Lineage node.
+pub type LineageClient = OnlineClient<LineageConfig>;
+
+/// What can go wrong talking to the chain.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+	/// The node could not be reached or refused the connection.
+	#[error("cannot connect to the Lineage node at {url}: {reason}. Is the node running (scripts/dev)?")]
+	Connect {
+		/// The URL tried.
+		url: String,
+		/// What the client said.
+		reason: String,
+	},
+	/// The extrinsic was rejected, dropped, or failed on chain.
+	#[error("extrinsic failed: {0}")]
+	Extrinsic(String),
+}
+
+/// Connects to a Lineage node's RPC endpoint (`ws://127.0.0.1:9944` for `scripts/dev`).
+/// Plain `ws://` is allowed: the oracle talks to its own node over loopback or a private link.
+pub async fn connect(url: &str) -> Result<LineageClient, ChainError> {
+	LineageClient::from_insecure_url(url)
+		.await
+		.map_err(|e| ChainError::Connect { url: url.to_string(), reason: e.to_string() })
+}
+
+/// A submitted extrinsic that is in a finalized block and succeeded.
+pub struct Finalized {
+	/// The hash of the finalized block that holds the extrinsic.
+	pub block_hash: subxt::config::substrate::H256,
+	/// The extrinsic's events (the `ExtrinsicSuccess` among them).
+	pub events: ExtrinsicEvents<LineageConfig>,
+}
+
+/// Signs `call` with `signer`, submits it, and waits until it is in a finalized block and its
+/// events say it succeeded. Dev-mode nodes report no in-block status, only finality, so this
+/// is the one way the oracle submits anything.
+pub async fn submit_and_finalize<Call, Signer>(
+	client: &LineageClient,
+	call: &Call,
+	signer: &Signer,
+) -> Result<Finalized, ChainError>
+where
+	Call: Payload,
+	Signer: subxt::tx::Signer<LineageConfig>,
+{
+	let err = |e: &dyn std::fmt::Display| ChainError::Extrinsic(e.to_string());
+	let progress = client
+		.transactions()
+		.await
+		.map_err(|e| err(&e))?
+		.sign_and_submit_then_watch_default(call, signer)
+		.await
+		.map_err(|e| err(&e))?;
+	let in_block = progress.wait_for_finalized().await.map_err(|e| err(&e))?;
+	let block_hash = in_block.block_hash();
+	let events = in_block.wait_for_success().await.map_err(|e| err(&e))?;
+	Ok(Finalized { block_hash, events })
+}
