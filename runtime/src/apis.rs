@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 #[allow(unused_imports)]
 use alloc::vec;
 use polkadot_sdk::{
+	cumulus_primitives_core::VerifySchedulingSignature,
 	frame_support::{
 		genesis_builder_helper::{build_state, get_preset},
 		weights::Weight,
@@ -32,18 +33,19 @@ use polkadot_sdk::{
 };
 
 use crate::{
-	configs::{xcm_config, ConsensusHook, RuntimeBlockWeights, RELAY_PARENT_OFFSET},
-	genesis_config_presets, time::SLOT_DURATION,
-	AccountId, Aura, AuraId, Balance, Block, BlockNumber, EthExtraImpl, Executive, Nonce,
-	OriginCaller, ParachainInfo, ParachainSystem, PolkadotXcm, Revive, Runtime, RuntimeCall,
-	RuntimeEvent, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
+	configs::{xcm_config, ConsensusHook, RELAY_PARENT_OFFSET},
+	genesis_config_presets,
+	time::SLOT_DURATION,
+	AccountId, AuraId, Balance, Block, BlockNumber, Executive, InherentDataExt, Nonce,
+	OriginCaller, ParachainInfo, ParachainSystem, PolkadotXcm, Runtime, RuntimeCall, RuntimeEvent,
+	RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
 };
 
 pallet_revive::impl_runtime_apis_plus_revive_traits!(
 	Runtime,
 	Revive,
 	Executive,
-	EthExtraImpl,
+	crate::EthExtraImpl,
 
 	impl sp_consensus_aura::AuraApi<Block, AuraId> for Runtime {
 		fn slot_duration() -> sp_consensus_aura::SlotDuration {
@@ -288,7 +290,7 @@ pallet_revive::impl_runtime_apis_plus_revive_traits!(
 	impl frame_try_runtime::TryRuntime<Block> for Runtime {
 		fn on_runtime_upgrade(checks: frame_try_runtime::UpgradeCheckSelect) -> (Weight, Weight) {
 			let weight = Executive::try_runtime_upgrade(checks).unwrap();
-			(weight, RuntimeBlockWeights::get().max_block)
+			(weight, crate::configs::RuntimeBlockWeights::get().max_block)
 		}
 
 		fn execute_block(
@@ -352,6 +354,21 @@ pallet_revive::impl_runtime_apis_plus_revive_traits!(
 
 			if batches.is_empty() { return Err("Benchmark not found for this pallet.".into()) }
 			Ok(batches)
+		}
+	}
+
+	impl pallet_models::runtime_api::LineageApi<Block, AccountId, Balance> for Runtime {
+		fn adapter_lineage(
+			adapter: lineage_primitives::AdapterId,
+		) -> Option<pallet_models::AdapterLineage<AccountId, Balance>> {
+			crate::Models::lineage(adapter)
+		}
+
+		fn price_at(
+			adapter: lineage_primitives::AdapterId,
+			block: BlockNumber,
+		) -> Option<pallet_models::Price<Balance>> {
+			crate::Models::price_at(adapter, block)
 		}
 	}
 

@@ -21,4 +21,6 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_utility, Utility]
 	[pallet_multisig, Multisig]
 	[pallet_proxy, Proxy]
+	[pallet_datanets, Datanets]
+	[pallet_models, Models]
 );

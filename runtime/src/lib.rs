@@ -33,7 +33,7 @@ pub mod configs;
 pub mod genesis_config_presets;
 pub mod weights;
 
-use alloc::borrow::Cow;
+use alloc::{borrow::Cow, vec::Vec};
 use polkadot_sdk::{
 	sp_runtime::{generic, impl_opaque_keys, traits::BlakeTwo256, MultiAddress},
 	sp_version::RuntimeVersion,
@@ -311,7 +311,13 @@ mod runtime {
 	#[runtime::pallet_index(42)]
 	pub type Proxy = pallet_proxy;
 
-	// --- Lineage (50–59): registries, usage and attribution pallets go here. ---
+	// --- Lineage (50–59): registries, usage and attribution. ---
+	/// Datanets: datasets, their curators, contributions and frozen versions.
+	#[runtime::pallet_index(50)]
+	pub type Datanets = pallet_datanets;
+	/// Base models and LoRA adapters with their lineage and prices.
+	#[runtime::pallet_index(51)]
+	pub type Models = pallet_models;
 
 	// --- Smart contracts (60–69). ---
 	/// EVM and PolkaVM smart contracts.

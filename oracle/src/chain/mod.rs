@@ -4,9 +4,7 @@
 //! and the runtime's `metadata_is_fresh` test fails when it is stale, so the types here always
 //! match the runtime in this repository.
 
-use subxt::{
-	config::PolkadotConfig, extrinsics::ExtrinsicEvents, tx::Payload, OnlineClient,
-};
+use subxt::{config::PolkadotConfig, extrinsics::ExtrinsicEvents, tx::Payload, OnlineClient};
 
 /// Types, calls, storage and events of the Lineage runtime, generated from its metadata.
 #[subxt::subxt(runtime_metadata_path = "metadata/lineage.scale")]
@@ -24,7 +22,9 @@ pub type LineageClient = OnlineClient<LineageConfig>;
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
 	/// The node could not be reached or refused the connection.
-	#[error("cannot connect to the Lineage node at {url}: {reason}. Is the node running (scripts/dev)?")]
+	#[error(
+		"cannot connect to the Lineage node at {url}: {reason}. Is the node running (scripts/dev)?"
+	)]
 	Connect {
 		/// The URL tried.
 		url: String,

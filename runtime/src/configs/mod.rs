@@ -1,8 +1,9 @@
 //! Configuration of every pallet in the runtime, split by concern:
 //! this module holds the system, money, governance, account-tool and collator pallets;
-//! [`xcm_config`] the XCM pallets; [`contracts`] pallet-revive.
+//! [`xcm_config`] the XCM pallets; [`contracts`] pallet-revive; [`lineage`] Lineage's pallets.
 
 pub mod contracts;
+pub mod lineage;
 pub mod xcm_config;
 
 use polkadot_sdk::{
@@ -25,7 +26,7 @@ use polkadot_sdk::{
 	pallet_xcm::{EnsureXcm, IsVoiceOfBody},
 	parachains_common::message_queue::{NarrowOriginToSibling, ParaIdToSibling},
 	polkadot_runtime_common::{BlockHashCount, SlowAdjustingFeeUpdate},
-	sp_runtime::{traits::BlakeTwo256, Perbill, RuntimeDebug},
+	sp_runtime::{traits::BlakeTwo256, Perbill},
 	staging_xcm::latest::prelude::BodyId,
 	*,
 };
@@ -34,9 +35,10 @@ use crate::{
 	currency::{deposit, EXISTENTIAL_DEPOSIT, MICROUNIT},
 	time::{HOURS, SLOT_DURATION},
 	weights::{BlockExecutionWeight, ExtrinsicBaseWeight, RocksDbWeight},
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, CollatorSelection, Hash,
-	MessageQueue, Nonce, ParachainSystem, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
-	RuntimeHoldReason, Session, SessionKeys, System, XcmpQueue, SS58_PREFIX, VERSION,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, CollatorSelection, Hash, MessageQueue,
+	Nonce, PalletInfo, ParachainSystem, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
+	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, Session, SessionKeys, System, XcmpQueue,
+	SS58_PREFIX, VERSION,
 };
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use xcm_config::{RelayLocation, XcmOriginToTransactDispatchOrigin};
@@ -227,7 +229,7 @@ impl pallet_multisig::Config for Runtime {
 	Encode,
 	Decode,
 	DecodeWithMemTracking,
-	RuntimeDebug,
+	Debug,
 	MaxEncodedLen,
 	scale_info::TypeInfo,
 	Default,
@@ -248,16 +250,16 @@ impl InstanceFilter<RuntimeCall> for ProxyType {
 			ProxyType::Any => true,
 			ProxyType::NonTransfer => !matches!(
 				c,
-				RuntimeCall::Balances(..) |
-					RuntimeCall::Revive(..) |
-					RuntimeCall::PolkadotXcm(..) |
-					RuntimeCall::Sudo(..)
+				RuntimeCall::Balances(..)
+					| RuntimeCall::Revive(..)
+					| RuntimeCall::PolkadotXcm(..)
+					| RuntimeCall::Sudo(..)
 			),
 			ProxyType::CancelProxy => matches!(
 				c,
-				RuntimeCall::Proxy(pallet_proxy::Call::reject_announcement { .. }) |
-					RuntimeCall::Utility(..) |
-					RuntimeCall::Multisig(..)
+				RuntimeCall::Proxy(pallet_proxy::Call::reject_announcement { .. })
+					| RuntimeCall::Utility(..)
+					| RuntimeCall::Multisig(..)
 			),
 		}
 	}
@@ -367,7 +369,8 @@ impl cumulus_pallet_xcmp_queue::Config for Runtime {
 	type ControllerOrigin = EnsureRoot<AccountId>;
 	type ControllerOriginConverter = XcmOriginToTransactDispatchOrigin;
 	type WeightInfo = ();
-	type PriceForSiblingDelivery = polkadot_runtime_common::xcm_sender::NoPriceForMessageDelivery<ParaId>;
+	type PriceForSiblingDelivery =
+		polkadot_runtime_common::xcm_sender::NoPriceForMessageDelivery<ParaId>;
 }
 
 parameter_types! {
@@ -430,4 +433,3 @@ impl pallet_collator_selection::Config for Runtime {
 	type ValidatorRegistration = Session;
 	type WeightInfo = ();
 }
-

@@ -45,7 +45,9 @@ fn node_binary() -> PathBuf {
 		.map(|dir| dir.join("polkadot-omni-node"))
 		.find(|candidate| candidate.is_file())
 		.unwrap_or_else(|| {
-			panic!("polkadot-omni-node is not on PATH: run scripts/setup (it installs release 0.24.0)")
+			panic!(
+				"polkadot-omni-node is not on PATH: run scripts/setup (it installs release 0.24.0)"
+			)
 		})
 }
 
@@ -90,7 +92,8 @@ impl DevNode {
 			.stderr(out)
 			.spawn()
 			.unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-		let mut node = DevNode { child, url: format!("ws://127.0.0.1:{port}"), log, _dir: TempDir(dir) };
+		let mut node =
+			DevNode { child, url: format!("ws://127.0.0.1:{port}"), log, _dir: TempDir(dir) };
 		let client = node.wait_until_finalizing().await;
 		(node, client)
 	}

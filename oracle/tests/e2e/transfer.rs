@@ -1,10 +1,7 @@
-//! End-to-end: the real Lineage runtime on a real `polkadot-omni-node`, reached with subxt.
 //! A dev account signs a transfer; once it is in a finalized block both balances are exactly
 //! what the transfer and its fee say.
 
-mod common;
-
-use common::DevNode;
+use crate::node::DevNode;
 use lineage_oracle::chain::{lineage, submit_and_finalize};
 use subxt::utils::AccountId32;
 use subxt_signer::{sr25519, SecretUri};
@@ -12,7 +9,11 @@ use subxt_signer::{sr25519, SecretUri};
 /// One LIN (10 decimals).
 const UNIT: u128 = 10_000_000_000;
 
-async fn free_balance(client: &lineage_oracle::chain::LineageClient, block: subxt::config::substrate::H256, who: &AccountId32) -> u128 {
+async fn free_balance(
+	client: &lineage_oracle::chain::LineageClient,
+	block: subxt::config::substrate::H256,
+	who: &AccountId32,
+) -> u128 {
 	let at = client.at_block(block).await.expect("block not found");
 	let account = at
 		.storage()
@@ -31,12 +32,14 @@ async fn signed_transfer_is_finalized_with_exact_balances() {
 	let alice = sr25519::dev::alice();
 	let alice_id: AccountId32 = alice.public_key().into();
 	// A fresh account: the chain's state is new for every run, so it starts empty.
-	let recipient = sr25519::Keypair::from_uri(&"//Lineage//e2e//recipient".parse::<SecretUri>().unwrap())
-		.expect("valid dev derivation");
+	let recipient =
+		sr25519::Keypair::from_uri(&"//Lineage//e2e//recipient".parse::<SecretUri>().unwrap())
+			.expect("valid dev derivation");
 	let recipient_id: AccountId32 = recipient.public_key().into();
 	let amount = 12 * UNIT + 345;
 
-	let transfer = lineage::tx().balances().transfer_keep_alive(recipient_id.clone().into(), amount);
+	let transfer =
+		lineage::tx().balances().transfer_keep_alive(recipient_id.clone().into(), amount);
 	let done = match submit_and_finalize(&client, &transfer, &alice).await {
 		Ok(done) => done,
 		Err(e) => panic!("transfer failed: {e}\nnode log:\n{}", node.log_tail()),
@@ -55,11 +58,18 @@ async fn signed_transfer_is_finalized_with_exact_balances() {
 		.find_first::<lineage::balances::events::Transfer>()
 		.expect("no Transfer event")
 		.expect("cannot decode Transfer");
-	assert_eq!((transferred.from, transferred.to, transferred.amount), (alice_id.clone(), recipient_id.clone(), amount));
+	assert_eq!(
+		(transferred.from, transferred.to, transferred.amount),
+		(alice_id.clone(), recipient_id.clone(), amount)
+	);
 
 	// Balances before (parent block) and after (the finalized block that holds the transfer).
 	let block = client.at_block(done.block_hash).await.expect("finalized block not found");
-	let parent = client.at_block(block.block_number() - 1).await.expect("parent block not found").block_hash();
+	let parent = client
+		.at_block(block.block_number() - 1)
+		.await
+		.expect("parent block not found")
+		.block_hash();
 	let alice_before = free_balance(&client, parent, &alice_id).await;
 	let alice_after = free_balance(&client, done.block_hash, &alice_id).await;
 	let recipient_before = free_balance(&client, parent, &recipient_id).await;
