@@ -33,7 +33,7 @@ fn id(k: &Keypair) -> AccountId32 {
 async fn reserved(client: &LineageClient, who: &AccountId32) -> u128 {
 	let at = client.at_current_block().await.expect("current block");
 	at.storage()
-		.fetch(lineage::storage().system().account(), (who.clone(),))
+		.fetch(lineage::storage().system().account(), (*who,))
 		.await
 		.expect("System::Account")
 		.decode()
@@ -210,7 +210,7 @@ async fn datanet_model_and_adapters_are_registered_and_lineage_reads_back() {
 	assert_eq!(lineage.base_model_artifact, model_hash);
 	assert!(matches!(lineage.status, AdapterStatus::Active));
 	let chain: Vec<(u32, AccountId32)> =
-		lineage.ancestors.iter().map(|n| (n.adapter, n.author.clone())).collect();
+		lineage.ancestors.iter().map(|n| (n.adapter, n.author)).collect();
 	assert_eq!(chain, vec![(child, id(&eve)), (parent, id(&dave))]);
 	let weights = |i: usize| -> Vec<(u32, u32, u32)> {
 		lineage.ancestors[i].training.iter().map(|(r, w)| (r.datanet, r.version, w.0)).collect()

@@ -17,7 +17,7 @@ async fn free_balance(
 	let at = client.at_block(block).await.expect("block not found");
 	let account = at
 		.storage()
-		.fetch(lineage::storage().system().account(), (who.clone(),))
+		.fetch(lineage::storage().system().account(), (*who,))
 		.await
 		.expect("cannot read System::Account")
 		.decode()
@@ -38,8 +38,7 @@ async fn signed_transfer_is_finalized_with_exact_balances() {
 	let recipient_id: AccountId32 = recipient.public_key().into();
 	let amount = 12 * UNIT + 345;
 
-	let transfer =
-		lineage::tx().balances().transfer_keep_alive(recipient_id.clone().into(), amount);
+	let transfer = lineage::tx().balances().transfer_keep_alive(recipient_id.into(), amount);
 	let done = match submit_and_finalize(&client, &transfer, &alice).await {
 		Ok(done) => done,
 		Err(e) => panic!("transfer failed: {e}\nnode log:\n{}", node.log_tail()),
@@ -60,7 +59,7 @@ async fn signed_transfer_is_finalized_with_exact_balances() {
 		.expect("cannot decode Transfer");
 	assert_eq!(
 		(transferred.from, transferred.to, transferred.amount),
-		(alice_id.clone(), recipient_id.clone(), amount)
+		(alice_id, recipient_id, amount)
 	);
 
 	// Balances before (parent block) and after (the finalized block that holds the transfer).
