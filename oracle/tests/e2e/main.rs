@@ -6,3 +6,28 @@
 mod node;
 mod registry;
 mod transfer;
+
+use lineage_oracle::chain::{
+	lineage::{self, runtime_types::pallet_balances::types::AccountData},
+	LineageClient,
+};
+use subxt::{config::substrate::H256, utils::AccountId32};
+
+/// One LIN (10 decimals).
+pub const UNIT: u128 = 10_000_000_000;
+
+/// `who`'s balances (free, reserved, frozen) in the state of `block`.
+pub async fn account_data(
+	client: &LineageClient,
+	block: H256,
+	who: &AccountId32,
+) -> AccountData<u128> {
+	let at = client.at_block(block).await.expect("block not found");
+	at.storage()
+		.fetch(lineage::storage().system().account(), (*who,))
+		.await
+		.expect("cannot read System::Account")
+		.decode()
+		.expect("cannot decode AccountInfo")
+		.data
+}

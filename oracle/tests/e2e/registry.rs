@@ -2,7 +2,7 @@
 //! frozen into versions; a base model and two adapters (a parent and its child) are registered
 //! with their training lineage; the lineage is read back through the `LineageApi` runtime API.
 
-use crate::node::DevNode;
+use crate::{account_data, node::DevNode, UNIT};
 use lineage_oracle::chain::{
 	lineage::{
 		self,
@@ -20,8 +20,6 @@ use polkadot_sdk::sp_crypto_hashing::{blake2_256, sha2_256};
 use subxt::{config::substrate::H256, utils::AccountId32};
 use subxt_signer::sr25519::{dev, Keypair};
 
-const UNIT: u128 = 10_000_000_000;
-
 fn bytes(s: &str) -> BoundedVec<u8> {
 	BoundedVec(s.as_bytes().to_vec())
 }
@@ -30,16 +28,10 @@ fn id(k: &Keypair) -> AccountId32 {
 	k.public_key().into()
 }
 
+/// `who`'s reserved (held) balance at the latest finalized block.
 async fn reserved(client: &LineageClient, who: &AccountId32) -> u128 {
-	let at = client.at_current_block().await.expect("current block");
-	at.storage()
-		.fetch(lineage::storage().system().account(), (*who,))
-		.await
-		.expect("System::Account")
-		.decode()
-		.expect("AccountInfo")
-		.data
-		.reserved
+	let block = client.at_current_block().await.expect("current block").block_hash();
+	account_data(client, block, who).await.reserved
 }
 
 /// Submits and fails the test with the node's log when the extrinsic fails.

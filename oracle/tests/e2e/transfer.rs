@@ -1,29 +1,10 @@
 //! A dev account signs a transfer; once it is in a finalized block both balances are exactly
 //! what the transfer and its fee say.
 
-use crate::node::DevNode;
+use crate::{account_data, node::DevNode, UNIT};
 use lineage_oracle::chain::{lineage, submit_and_finalize};
 use subxt::utils::AccountId32;
 use subxt_signer::{sr25519, SecretUri};
-
-/// One LIN (10 decimals).
-const UNIT: u128 = 10_000_000_000;
-
-async fn free_balance(
-	client: &lineage_oracle::chain::LineageClient,
-	block: subxt::config::substrate::H256,
-	who: &AccountId32,
-) -> u128 {
-	let at = client.at_block(block).await.expect("block not found");
-	let account = at
-		.storage()
-		.fetch(lineage::storage().system().account(), (*who,))
-		.await
-		.expect("cannot read System::Account")
-		.decode()
-		.expect("cannot decode AccountInfo");
-	account.data.free
-}
 
 #[tokio::test]
 async fn signed_transfer_is_finalized_with_exact_balances() {
@@ -69,10 +50,10 @@ async fn signed_transfer_is_finalized_with_exact_balances() {
 		.await
 		.expect("parent block not found")
 		.block_hash();
-	let alice_before = free_balance(&client, parent, &alice_id).await;
-	let alice_after = free_balance(&client, done.block_hash, &alice_id).await;
-	let recipient_before = free_balance(&client, parent, &recipient_id).await;
-	let recipient_after = free_balance(&client, done.block_hash, &recipient_id).await;
+	let alice_before = account_data(&client, parent, &alice_id).await.free;
+	let alice_after = account_data(&client, done.block_hash, &alice_id).await.free;
+	let recipient_before = account_data(&client, parent, &recipient_id).await.free;
+	let recipient_after = account_data(&client, done.block_hash, &recipient_id).await.free;
 
 	assert_eq!(recipient_before, 0);
 	assert_eq!(recipient_after, amount);
