@@ -6,7 +6,13 @@
 //! Modules, as `../shared/DESIGN.md` lays them out:
 //! - [`chain`]: the subxt client for the Lineage chain (types generated from the runtime's
 //!   metadata), and the one function that submits an extrinsic and waits for finality.
+//! - [`engine`]: the Llama-family model on candle, unmerged multi-LoRA and continuous batching.
+//! - [`adapters`]: PEFT adapter parsing, the adapter store and its memory tiers.
+//! - [`api`]: the OpenAI-compatible HTTP server (axum), adapter management and metrics.
 //!
-//! The engine, adapter store, HTTP API and journal join as their issues land.
+//! The journal joins as its issue lands.
 
+pub mod adapters;
+pub mod api;
 pub mod chain;
+pub mod engine;

@@ -372,6 +372,16 @@ pallet_revive::impl_runtime_apis_plus_revive_traits!(
 		}
 	}
 
+	impl pallet_attribution::runtime_api::AttributionApi<Block, AccountId, Balance> for Runtime {
+		fn pending_rewards(who: AccountId) -> pallet_attribution::PendingRewards<Balance> {
+			crate::Attribution::pending_rewards(&who)
+		}
+
+		fn policy() -> pallet_attribution::FeePolicy {
+			crate::Attribution::policy()
+		}
+	}
+
 	impl sp_genesis_builder::GenesisBuilder<Block> for Runtime {
 		fn build_state(config: Vec<u8>) -> sp_genesis_builder::Result {
 			build_state::<RuntimeGenesisConfig>(config)

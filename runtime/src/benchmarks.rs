@@ -23,4 +23,6 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_proxy, Proxy]
 	[pallet_datanets, Datanets]
 	[pallet_models, Models]
+	[pallet_usage, Usage]
+	[pallet_attribution, Attribution]
 );

@@ -318,6 +318,12 @@ mod runtime {
 	/// Base models and LoRA adapters with their lineage and prices.
 	#[runtime::pallet_index(51)]
 	pub type Models = pallet_models;
+	/// Operators, payer escrow, signed usage proofs, disputes and settlement.
+	#[runtime::pallet_index(52)]
+	pub type Usage = pallet_usage;
+	/// The fee-split policy, datanet reward pools and claims.
+	#[runtime::pallet_index(53)]
+	pub type Attribution = pallet_attribution;
 
 	// --- Smart contracts (60–69). ---
 	/// EVM and PolkaVM smart contracts.

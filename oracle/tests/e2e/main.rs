@@ -6,6 +6,7 @@
 mod node;
 mod registry;
 mod transfer;
+mod usage;
 
 use lineage_oracle::chain::{
 	lineage::{self, runtime_types::pallet_balances::types::AccountData},

@@ -363,12 +363,12 @@ impl<T: Config> Pallet<T> {
 		quality: u16,
 	) -> Result<u128, DispatchError> {
 		let weight = Self::contribution_weight(tokens, quality);
-		let contributor_weight = ContributorWeights::<T>::get(datanet, contributor)
-			.checked_add(weight)
-			.ok_or(Error::<T>::Overflow)?;
+		let old_weight = ContributorWeights::<T>::get(datanet, contributor);
+		let contributor_weight = old_weight.checked_add(weight).ok_or(Error::<T>::Overflow)?;
 		let total_weight = info.total_weight.checked_add(weight).ok_or(Error::<T>::Overflow)?;
 		let accepted_count = info.accepted_count.checked_add(1).ok_or(Error::<T>::Overflow)?;
 		Unversioned::<T>::try_append(datanet, content_hash).map_err(|_| Error::<T>::VersionFull)?;
+		T::OnWeightChange::on_weight_change(datanet, contributor, old_weight);
 		ContributorWeights::<T>::insert(datanet, contributor, contributor_weight);
 		info.total_weight = total_weight;
 		info.accepted_count = accepted_count;

@@ -88,6 +88,7 @@ use frame_support::{
 };
 use frame_system::pallet_prelude::BlockNumberFor;
 pub use lineage_primitives::{
+	usage::{DatanetWeights, OnContributorWeightChange},
 	ContributionId, DatanetId, DatanetInspect, DatanetVersionRef, VersionId,
 };
 use polkadot_sdk::{frame_support, frame_system, sp_core::H256};
@@ -323,6 +324,10 @@ pub mod pallet {
 		/// The highest quality a curator may give, in percent (at least 100).
 		#[pallet::constant]
 		type MaxQuality: Get<u16>;
+
+		/// Told before a contributor's weight changes (the attribution pallet settles the
+		/// contributor's rewards at the old weight). `()` when nothing listens.
+		type OnWeightChange: OnContributorWeightChange<Self::AccountId>;
 
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
@@ -733,5 +738,15 @@ pub mod pallet {
 impl<T: Config> DatanetInspect for Pallet<T> {
 	fn is_frozen_version(version: &DatanetVersionRef) -> bool {
 		Versions::<T>::contains_key(version.datanet, version.version)
+	}
+}
+
+impl<T: Config> DatanetWeights<T::AccountId> for Pallet<T> {
+	fn total_weight(datanet: DatanetId) -> u128 {
+		Self::total_weight(datanet)
+	}
+
+	fn contributor_weight(datanet: DatanetId, who: &T::AccountId) -> u128 {
+		Self::contributor_weight(datanet, who)
 	}
 }

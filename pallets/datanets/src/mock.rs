@@ -58,6 +58,7 @@ impl pallet_datanets::Config for Test {
 	type MaxVersionsPerDatanet = ConstU32<MAX_VERSIONS>;
 	type MinQuality = ConstU16<10>;
 	type MaxQuality = ConstU16<300>;
+	type OnWeightChange = ();
 	type WeightInfo = ();
 }
 

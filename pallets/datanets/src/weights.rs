@@ -35,13 +35,13 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
 	/// Storage: `Datanets::Datanets` (r:0 w:1)
 	/// Proof: `Datanets::Datanets` (`max_values`: None, `max_size`: Some(455), added: 2930, mode: `MaxEncodedLen`)
 	fn create_datanet() -> Weight {
-		// Proof size: measured `245`, estimated `3658` bytes.
-		// Minimum execution time: 59_342_000 picoseconds.
-		Weight::from_parts(65_581_000, 3658)
+		// Proof size: measured `245`, estimated `3676` bytes.
+		// Minimum execution time: 52_047_000 picoseconds.
+		Weight::from_parts(62_961_000, 3676)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -51,8 +51,8 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datanets::Curators` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn add_curator() -> Weight {
 		// Proof size: measured `1067`, estimated `3920` bytes.
-		// Minimum execution time: 23_808_000 picoseconds.
-		Weight::from_parts(28_594_000, 3920)
+		// Minimum execution time: 21_631_000 picoseconds.
+		Weight::from_parts(26_862_000, 3920)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -62,8 +62,8 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datanets::Curators` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn remove_curator() -> Weight {
 		// Proof size: measured `1104`, estimated `3920` bytes.
-		// Minimum execution time: 25_441_000 picoseconds.
-		Weight::from_parts(33_257_000, 3920)
+		// Minimum execution time: 22_770_000 picoseconds.
+		Weight::from_parts(27_637_000, 3920)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -72,11 +72,11 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
 	fn transfer_ownership() -> Weight {
-		// Proof size: measured `1012`, estimated `6326` bytes.
-		// Minimum execution time: 101_764_000 picoseconds.
-		Weight::from_parts(109_213_000, 6326)
+		// Proof size: measured `1045`, estimated `6362` bytes.
+		// Minimum execution time: 89_931_000 picoseconds.
+		Weight::from_parts(106_605_000, 6362)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -85,11 +85,11 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
 	fn close_datanet() -> Weight {
 		// Proof size: measured `805`, estimated `3920` bytes.
-		// Minimum execution time: 54_883_000 picoseconds.
-		Weight::from_parts(59_455_000, 3920)
+		// Minimum execution time: 48_371_000 picoseconds.
+		Weight::from_parts(57_869_000, 3920)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -101,14 +101,18 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datanets::ContributorWeights` (`max_values`: None, `max_size`: Some(76), added: 2551, mode: `MaxEncodedLen`)
 	/// Storage: `Datanets::Unversioned` (r:1 w:1)
 	/// Proof: `Datanets::Unversioned` (`max_values`: None, `max_size`: Some(32014), added: 34489, mode: `MaxEncodedLen`)
+	/// Storage: `Attribution::Pools` (r:1 w:0)
+	/// Proof: `Attribution::Pools` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Attribution::Checkpoints` (r:1 w:1)
+	/// Proof: `Attribution::Checkpoints` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	/// Storage: `Datanets::Contributions` (r:0 w:1)
 	/// Proof: `Datanets::Contributions` (`max_values`: None, `max_size`: Some(386), added: 2861, mode: `MaxEncodedLen`)
 	fn contribute() -> Weight {
-		// Proof size: measured `33933`, estimated `35479` bytes.
-		// Minimum execution time: 103_567_000 picoseconds.
-		Weight::from_parts(123_218_000, 35479)
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(5_u64))
+		// Proof size: measured `34090`, estimated `35479` bytes.
+		// Minimum execution time: 122_655_000 picoseconds.
+		Weight::from_parts(139_521_000, 35479)
+			.saturating_add(T::DbWeight::get().reads(6_u64))
+			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `Datanets::Datanets` (r:1 w:1)
 	/// Proof: `Datanets::Datanets` (`max_values`: None, `max_size`: Some(455), added: 2930, mode: `MaxEncodedLen`)
@@ -120,12 +124,16 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datanets::ContributorWeights` (`max_values`: None, `max_size`: Some(76), added: 2551, mode: `MaxEncodedLen`)
 	/// Storage: `Datanets::Unversioned` (r:1 w:1)
 	/// Proof: `Datanets::Unversioned` (`max_values`: None, `max_size`: Some(32014), added: 34489, mode: `MaxEncodedLen`)
+	/// Storage: `Attribution::Pools` (r:1 w:0)
+	/// Proof: `Attribution::Pools` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Attribution::Checkpoints` (r:1 w:1)
+	/// Proof: `Attribution::Checkpoints` (`max_values`: None, `max_size`: Some(92), added: 2567, mode: `MaxEncodedLen`)
 	fn accept_contribution() -> Weight {
-		// Proof size: measured `34739`, estimated `35479` bytes.
-		// Minimum execution time: 112_725_000 picoseconds.
-		Weight::from_parts(127_867_000, 35479)
-			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
+		// Proof size: measured `34896`, estimated `35479` bytes.
+		// Minimum execution time: 127_007_000 picoseconds.
+		Weight::from_parts(142_453_000, 35479)
+			.saturating_add(T::DbWeight::get().reads(7_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
 	/// Storage: `Datanets::Datanets` (r:1 w:0)
 	/// Proof: `Datanets::Datanets` (`max_values`: None, `max_size`: Some(455), added: 2930, mode: `MaxEncodedLen`)
@@ -135,8 +143,8 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Datanets::Contributions` (`max_values`: None, `max_size`: Some(386), added: 2861, mode: `MaxEncodedLen`)
 	fn reject_contribution() -> Weight {
 		// Proof size: measured `1529`, estimated `3920` bytes.
-		// Minimum execution time: 28_416_000 picoseconds.
-		Weight::from_parts(32_681_000, 3920)
+		// Minimum execution time: 24_873_000 picoseconds.
+		Weight::from_parts(31_172_000, 3920)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -151,9 +159,9 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 1000]`.
 	fn freeze_version(n: u32, ) -> Weight {
 		// Proof size: measured `1240 + n * 32`, estimated `35479` bytes.
-		// Minimum execution time: 34_703_000 picoseconds.
-		Weight::from_parts(54_689_851, 35479)
-			.saturating_add(Weight::from_parts(736_790, 0).saturating_mul(n.into()))
+		// Minimum execution time: 34_829_000 picoseconds.
+		Weight::from_parts(52_838_804, 35479)
+			.saturating_add(Weight::from_parts(728_979, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -162,48 +170,48 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with RocksDB's read and write costs, for tests and mocks.
 impl WeightInfo for () {
 	fn create_datanet() -> Weight {
-		Weight::from_parts(65_581_000, 3658)
+		Weight::from_parts(62_961_000, 3676)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn add_curator() -> Weight {
-		Weight::from_parts(28_594_000, 3920)
+		Weight::from_parts(26_862_000, 3920)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn remove_curator() -> Weight {
-		Weight::from_parts(33_257_000, 3920)
+		Weight::from_parts(27_637_000, 3920)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn transfer_ownership() -> Weight {
-		Weight::from_parts(109_213_000, 6326)
+		Weight::from_parts(106_605_000, 6362)
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
 	fn close_datanet() -> Weight {
-		Weight::from_parts(59_455_000, 3920)
+		Weight::from_parts(57_869_000, 3920)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn contribute() -> Weight {
-		Weight::from_parts(123_218_000, 35479)
-			.saturating_add(RocksDbWeight::get().reads(4_u64))
-			.saturating_add(RocksDbWeight::get().writes(5_u64))
+		Weight::from_parts(139_521_000, 35479)
+			.saturating_add(RocksDbWeight::get().reads(6_u64))
+			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
 	fn accept_contribution() -> Weight {
-		Weight::from_parts(127_867_000, 35479)
-			.saturating_add(RocksDbWeight::get().reads(5_u64))
-			.saturating_add(RocksDbWeight::get().writes(4_u64))
+		Weight::from_parts(142_453_000, 35479)
+			.saturating_add(RocksDbWeight::get().reads(7_u64))
+			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
 	fn reject_contribution() -> Weight {
-		Weight::from_parts(32_681_000, 3920)
+		Weight::from_parts(31_172_000, 3920)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn freeze_version(n: u32, ) -> Weight {
-		Weight::from_parts(54_689_851, 35479)
-			.saturating_add(Weight::from_parts(736_790, 0).saturating_mul(n.into()))
+		Weight::from_parts(52_838_804, 35479)
+			.saturating_add(Weight::from_parts(728_979, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}

@@ -763,3 +763,30 @@ pub mod pallet {
 		}
 	}
 }
+
+impl<T: Config>
+	lineage_primitives::usage::AdapterInspect<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>
+	for Pallet<T>
+{
+	fn adapter_terms(
+		adapter: AdapterId,
+		at: BlockNumberFor<T>,
+	) -> Option<lineage_primitives::usage::AdapterTerms<T::AccountId, BalanceOf<T>>> {
+		use lineage_primitives::usage::{AdapterTerms, AdapterUse};
+		let info = Adapters::<T>::get(adapter)?;
+		let base_model_owner = Models::<T>::get(info.base_model)?.owner;
+		let price = info.price_at(at).unwrap_or(info.price);
+		Some(AdapterTerms {
+			author: info.author,
+			base_model_owner,
+			per_1k_input: price.per_1k_input,
+			per_1k_output: price.per_1k_output,
+			status: match info.status {
+				AdapterStatus::Active => AdapterUse::Active,
+				AdapterStatus::Deprecated => AdapterUse::Deprecated,
+				AdapterStatus::Revoked => AdapterUse::Revoked,
+			},
+			training: info.training.into_inner(),
+		})
+	}
+}

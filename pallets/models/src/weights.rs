@@ -31,13 +31,13 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Models::NextModelId` (r:1 w:1)
 	/// Proof: `Models::NextModelId` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
 	/// Storage: `Models::Models` (r:0 w:1)
 	/// Proof: `Models::Models` (`max_values`: None, `max_size`: Some(420), added: 2895, mode: `MaxEncodedLen`)
 	fn register_model() -> Weight {
-		// Proof size: measured `3`, estimated `3658` bytes.
-		// Minimum execution time: 59_396_000 picoseconds.
-		Weight::from_parts(65_183_000, 3658)
+		// Proof size: measured `3`, estimated `3676` bytes.
+		// Minimum execution time: 58_622_000 picoseconds.
+		Weight::from_parts(65_596_000, 3676)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -52,15 +52,15 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Models::NextAdapterId` (r:1 w:1)
 	/// Proof: `Models::NextAdapterId` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(211), added: 2686, mode: `MaxEncodedLen`)
 	/// The range of component `m` is `[1, 16]`.
 	/// The range of component `t` is `[1, 16]`.
 	fn register_adapter(m: u32, t: u32, ) -> Weight {
 		// Proof size: measured `2201 + t * 93`, estimated `4698 + t * 2559` bytes.
-		// Minimum execution time: 106_092_000 picoseconds.
-		Weight::from_parts(108_563_464, 4698)
-			.saturating_add(Weight::from_parts(157_730, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(4_827_388, 0).saturating_mul(t.into()))
+		// Minimum execution time: 112_528_000 picoseconds.
+		Weight::from_parts(113_554_637, 4698)
+			.saturating_add(Weight::from_parts(111_434, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(5_008_392, 0).saturating_mul(t.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(t.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -70,8 +70,8 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Models::Adapters` (`max_values`: None, `max_size`: Some(1233), added: 3708, mode: `MaxEncodedLen`)
 	fn deprecate_adapter() -> Weight {
 		// Proof size: measured `625`, estimated `4698` bytes.
-		// Minimum execution time: 15_713_000 picoseconds.
-		Weight::from_parts(18_560_000, 4698)
+		// Minimum execution time: 16_122_000 picoseconds.
+		Weight::from_parts(18_857_000, 4698)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -79,8 +79,8 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Models::Adapters` (`max_values`: None, `max_size`: Some(1233), added: 3708, mode: `MaxEncodedLen`)
 	fn revoke_adapter() -> Weight {
 		// Proof size: measured `625`, estimated `4698` bytes.
-		// Minimum execution time: 14_446_000 picoseconds.
-		Weight::from_parts(18_170_000, 4698)
+		// Minimum execution time: 16_237_000 picoseconds.
+		Weight::from_parts(18_658_000, 4698)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -88,8 +88,8 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Models::Adapters` (`max_values`: None, `max_size`: Some(1233), added: 3708, mode: `MaxEncodedLen`)
 	fn set_price() -> Weight {
 		// Proof size: measured `661`, estimated `4698` bytes.
-		// Minimum execution time: 16_335_000 picoseconds.
-		Weight::from_parts(18_976_000, 4698)
+		// Minimum execution time: 16_563_000 picoseconds.
+		Weight::from_parts(19_310_000, 4698)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -98,31 +98,31 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with RocksDB's read and write costs, for tests and mocks.
 impl WeightInfo for () {
 	fn register_model() -> Weight {
-		Weight::from_parts(65_183_000, 3658)
+		Weight::from_parts(65_596_000, 3676)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn register_adapter(m: u32, t: u32, ) -> Weight {
-		Weight::from_parts(108_563_464, 4698)
-			.saturating_add(Weight::from_parts(157_730, 0).saturating_mul(m.into()))
-			.saturating_add(Weight::from_parts(4_827_388, 0).saturating_mul(t.into()))
+		Weight::from_parts(113_554_637, 4698)
+			.saturating_add(Weight::from_parts(111_434, 0).saturating_mul(m.into()))
+			.saturating_add(Weight::from_parts(5_008_392, 0).saturating_mul(t.into()))
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(t.into())))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 			.saturating_add(Weight::from_parts(0, 2559).saturating_mul(t.into()))
 	}
 	fn deprecate_adapter() -> Weight {
-		Weight::from_parts(18_560_000, 4698)
+		Weight::from_parts(18_857_000, 4698)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn revoke_adapter() -> Weight {
-		Weight::from_parts(18_170_000, 4698)
+		Weight::from_parts(18_658_000, 4698)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn set_price() -> Weight {
-		Weight::from_parts(18_976_000, 4698)
+		Weight::from_parts(19_310_000, 4698)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}

@@ -4,13 +4,16 @@
 //! byte for byte. They are `no_std` and SCALE-encoded; the oracle depends on this crate so
 //! that what it signs and what the chain checks can never drift apart.
 //!
-//! This first version holds the chain's basic types (accounts, balances, block numbers) and
-//! the ids of Lineage's registries; usage batches and signing payloads join it with the
-//! pallets that use them.
+//! It holds the chain's basic types (accounts, balances, block numbers), the ids of Lineage's
+//! registries, the artifact-hash rule, and (in [`usage`]) the usage batch an operator signs, its
+//! signing payload, the records' Merkle rule, and the traits the usage and attribution pallets
+//! reach the registries through.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
+
+pub mod usage;
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use polkadot_sdk::{

@@ -1,12 +1,14 @@
 //! Lineage's own pallets: the datanet and model registries (steps 1–2 of the path in
-//! `DESIGN.md`).
+//! `DESIGN.md`), usage proofs and escrow (steps 3, 5, 6) and attribution (steps 6–7).
 
 use crate::{
-	currency::UNIT, Balances, BlockNumber, Datanets, Runtime, RuntimeEvent, RuntimeHoldReason,
+	currency::UNIT, AccountId, Attribution, Balances, BlockNumber, Datanets, Models, Runtime,
+	RuntimeEvent, RuntimeHoldReason,
 };
 use polkadot_sdk::{
-	frame_support::{parameter_types, traits::ConstU32},
+	frame_support::{parameter_types, traits::ConstU32, PalletId},
 	frame_system::EnsureRoot,
+	sp_runtime::traits::AccountIdConversion,
 };
 
 parameter_types! {
@@ -22,6 +24,25 @@ parameter_types! {
 	pub const AdapterDeposit: crate::Balance = UNIT;
 	/// Blocks between an author's price change and the block it takes effect (10 min at 6 s).
 	pub const PriceChangeDelay: BlockNumber = 100;
+
+	/// The usage pallet's pot: payers' escrow and charged fees not yet settled.
+	pub const UsagePalletId: PalletId = PalletId(*b"lin/usge");
+	/// The attribution pallet's pot: credits and datanet reward pools not yet claimed.
+	pub const AttributionPalletId: PalletId = PalletId(*b"lin/attr");
+	/// The treasury: its policy share, rounding dust and slashed bonds. A keyless account that
+	/// governance spends from (with `sudo` on this chain).
+	pub TreasuryAccount: AccountId = PalletId(*b"lin/trsy").into_account_truncating();
+	/// Held from an operator while it is registered.
+	pub const OperatorBond: crate::Balance = 1_000 * UNIT;
+	/// Slashed from an operator's bond for each dispute governance upholds.
+	pub const DisputeSlash: crate::Balance = 100 * UNIT;
+	/// Blocks during which a payer may dispute a charged entry. Short so that the dev chain
+	/// (1 s blocks) settles in seconds; a production chain sets hours (600 blocks = 1 h at 6 s).
+	pub const DisputeWindow: BlockNumber = 10;
+	/// Blocks between a payer's withdrawal request and the block it may withdraw.
+	pub const WithdrawNotice: BlockNumber = 20;
+	/// Blocks between an operator's leaving and the block it may withdraw its bond.
+	pub const UnbondingPeriod: BlockNumber = 20;
 }
 
 impl pallet_datanets::Config for Runtime {
@@ -41,6 +62,7 @@ impl pallet_datanets::Config for Runtime {
 	type MaxVersionsPerDatanet = ConstU32<10_000>;
 	type MinQuality = MinQuality;
 	type MaxQuality = MaxQuality;
+	type OnWeightChange = Attribution;
 	type WeightInfo = pallet_datanets::weights::SubstrateWeight<Runtime>;
 }
 
@@ -64,6 +86,47 @@ impl pallet_models::Config for Runtime {
 	type WeightInfo = pallet_models::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = benchmark_helpers::FreezeRealVersion;
+}
+
+impl pallet_usage::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Currency = Balances;
+	type PalletId = UsagePalletId;
+	type Adapters = Models;
+	type Settlement = Attribution;
+	type OperatorBond = OperatorBond;
+	type DisputeSlash = DisputeSlash;
+	type SlashBeneficiary = TreasuryAccount;
+	type ResolveOrigin = EnsureRoot<AccountId>;
+	type DisputeWindow = DisputeWindow;
+	type WithdrawNotice = WithdrawNotice;
+	type UnbondingPeriod = UnbondingPeriod;
+	type MaxEndpointLength = ConstU32<256>;
+	/// 16,384 entries of ~41 bytes are ~670 KB, well inside a block's 3.75 MB normal length.
+	type MaxEntriesPerBatch = ConstU32<16_384>;
+	/// Settling a batch splits each adapter's fee over up to 16 datanet pools: 64 adapters keep
+	/// a settlement's proof to a few MB.
+	type MaxAdaptersPerBatch = ConstU32<64>;
+	type MaxDisputesPerBatch = ConstU32<64>;
+	type WeightInfo = pallet_usage::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = benchmark_helpers::RealAdapters;
+}
+
+impl pallet_attribution::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type PalletId = AttributionPalletId;
+	type Adapters = Models;
+	type Datanets = Datanets;
+	type TreasuryAccount = TreasuryAccount;
+	type PolicyOrigin = EnsureRoot<AccountId>;
+	/// As many as an adapter may cite (`pallet_models::Config::MaxTrainingVersions`).
+	type MaxTrainingVersions = ConstU32<16>;
+	type WeightInfo = pallet_attribution::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = benchmark_helpers::RealAdapters;
 }
 
 /// Benchmark set-up that needs more than one pallet.
@@ -98,6 +161,99 @@ pub mod benchmark_helpers {
 			let _ = Datanets::contribute(origin.clone(), datanet, hash, 1, 1, None);
 			let _ = Datanets::freeze_version(origin, datanet);
 			DatanetVersionRef { datanet, version: 1 }
+		}
+	}
+
+	/// Registers real base models and adapters (through pallet-models, on real frozen
+	/// datanet versions) for the usage and attribution benchmarks.
+	pub struct RealAdapters;
+
+	impl RealAdapters {
+		/// A funded account for benchmark set-up.
+		fn funded(name: &'static str, i: u32) -> AccountId {
+			let who: AccountId = polkadot_sdk::frame_benchmarking::account(name, i, 0);
+			let _ = Balances::set_balance(&who, 1_000_000 * UNIT);
+			who
+		}
+
+		/// Registers a base model and an adapter on it trained on `training`; returns the
+		/// adapter.
+		fn adapter(
+			i: u32,
+			training: alloc::vec::Vec<(DatanetVersionRef, polkadot_sdk::sp_runtime::Perbill)>,
+		) -> lineage_primitives::AdapterId {
+			let author = Self::funded("adapter-author", i);
+			let origin = RuntimeOrigin::signed(author);
+			let model = pallet_models::NextModelId::<Runtime>::get();
+			let _ = Models::register_model(
+				origin.clone(),
+				H256::from_low_u64_be(u64::from(i) + 1_000_000),
+				BoundedVec::truncate_from(b"llama".to_vec()),
+				BoundedVec::truncate_from(b"Apache-2.0".to_vec()),
+				BoundedVec::new(),
+			);
+			let adapter = pallet_models::NextAdapterId::<Runtime>::get();
+			let _ = Models::register_adapter(
+				origin,
+				model,
+				None,
+				H256::from_low_u64_be(u64::from(i) + 2_000_000),
+				8,
+				BoundedVec::truncate_from(alloc::vec![BoundedVec::truncate_from(
+					b"q_proj".to_vec()
+				)]),
+				pallet_models::Price { per_1k_input: UNIT / 100, per_1k_output: UNIT / 50 },
+				BoundedVec::truncate_from(b"Apache-2.0".to_vec()),
+				BoundedVec::new(),
+				BoundedVec::truncate_from(training),
+			);
+			adapter
+		}
+	}
+
+	impl pallet_usage::BenchmarkHelper<AccountId, crate::Balance> for RealAdapters {
+		fn create_adapter(i: u32) -> lineage_primitives::AdapterId {
+			let version = <FreezeRealVersion as pallet_models::BenchmarkHelper>::frozen_version(i);
+			Self::adapter(i, alloc::vec![(version, polkadot_sdk::sp_runtime::Perbill::one())])
+		}
+
+		fn fund(who: &AccountId, amount: crate::Balance) {
+			let _ = Balances::set_balance(who, amount);
+		}
+	}
+
+	impl pallet_attribution::BenchmarkHelper<AccountId> for RealAdapters {
+		fn adapter_with_training(t: u32, contributor: &AccountId) -> lineage_primitives::AdapterId {
+			let _ = Balances::set_balance(contributor, 1_000_000 * UNIT);
+			let mut training = alloc::vec::Vec::new();
+			let share = polkadot_sdk::sp_runtime::Perbill::from_rational(1, t.max(1));
+			let mut left = polkadot_sdk::sp_runtime::Perbill::one();
+			for j in 0..t {
+				let owner = Self::funded("datanet-owner", 10_000 + j);
+				let origin = RuntimeOrigin::signed(owner);
+				let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
+				let _ = Datanets::create_datanet(
+					origin.clone(),
+					BoundedVec::truncate_from(b"bench".to_vec()),
+					BoundedVec::new(),
+					BoundedVec::new(),
+					pallet_datanets::ContributionPolicy::Open,
+				);
+				let hash = H256::from_low_u64_be(u64::from(datanet) + 3_000_000);
+				let _ = Datanets::contribute(
+					RuntimeOrigin::signed(contributor.clone()),
+					datanet,
+					hash,
+					1,
+					1_000,
+					None,
+				);
+				let _ = Datanets::freeze_version(origin, datanet);
+				let weight = if j + 1 == t { left } else { share };
+				left = polkadot_sdk::sp_runtime::Saturating::saturating_sub(left, weight);
+				training.push((DatanetVersionRef { datanet, version: 1 }, weight));
+			}
+			Self::adapter(pallet_models::NextAdapterId::<Runtime>::get() + 20_000, training)
 		}
 	}
 }

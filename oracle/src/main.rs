@@ -1,0 +1,266 @@
+//! The `lineage-oracle` binary: clap commands only; the work is in the library.
+//!
+//! - `serve`: the OpenAI-compatible HTTP server over a base model and its LoRA adapters;
+//! - `fixture`: write the tiny (or benchmark) fixture model with PEFT adapters, and import the
+//!   adapters into a store;
+//! - `bench`: the multi-LoRA serving benchmark.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use candle_core::{DType, Device};
+use clap::{Parser, Subcommand};
+use lineage_oracle::{
+	adapters::{cache::BenchCacheSource, store::AdapterStore, AdapterLimits},
+	api::{serve, ServerConfig},
+	engine::{
+		bench::{run_bench, BenchOptions},
+		fixture::{write_fixture, FixtureSpec},
+		EngineConfig,
+	},
+};
+
+#[derive(Parser)]
+#[command(
+	name = "lineage-oracle",
+	version,
+	about = "Lineage oracle: LoRA inference with usage proofs"
+)]
+struct Cli {
+	#[command(subcommand)]
+	command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+	/// Serve the OpenAI-compatible API.
+	Serve(ServeArgs),
+	/// Write the fixture model and adapters, and import the adapters into `OUT/store`.
+	Fixture {
+		/// Where to write.
+		#[arg(long)]
+		out: PathBuf,
+		/// How many adapters to write.
+		#[arg(long, default_value_t = 4)]
+		adapters: usize,
+		/// Write the ~100M-parameter benchmark model instead of the tiny one.
+		#[arg(long, alias = "bench-size")]
+		bench: bool,
+	},
+	/// Run the multi-LoRA serving benchmark and print its table.
+	Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+	/// The base model's folder (Hugging Face layout: config.json, *.safetensors, tokenizer.json).
+	#[arg(long, env = "LINEAGE_MODEL")]
+	model: PathBuf,
+	/// The adapter store's folder.
+	#[arg(long, env = "LINEAGE_ADAPTERS_DIR")]
+	adapters_dir: PathBuf,
+	/// Address to listen on.
+	#[arg(long, default_value = "127.0.0.1")]
+	host: std::net::IpAddr,
+	/// Port to listen on.
+	#[arg(long, default_value_t = 8000)]
+	port: u16,
+	/// `cpu`, `cuda` or `cuda:N` (CUDA needs the `cuda` feature).
+	#[arg(long, default_value = "cpu")]
+	device: String,
+	/// `f32`, `f16` or `bf16` (default: f32 on the CPU, bf16 on CUDA).
+	#[arg(long)]
+	dtype: Option<String>,
+	/// Sequences in the running batch at most.
+	#[arg(long, default_value_t = 32)]
+	max_batch: usize,
+	/// Requests waiting for the batch at most.
+	#[arg(long, default_value_t = 256)]
+	max_queue: usize,
+	/// Prompt plus completion tokens at most.
+	#[arg(long, default_value_t = 2048)]
+	max_seq_len: usize,
+	/// Prompt tokens prefilled per step at most.
+	#[arg(long, default_value_t = 512)]
+	prefill_chunk: usize,
+	/// Requests admitted at once (default: max-batch + max-queue); beyond, 429.
+	#[arg(long)]
+	max_concurrent: Option<usize>,
+	/// Host-memory budget of the adapter cache, bytes.
+	#[arg(long, default_value_t = 1 << 30)]
+	host_cache_bytes: usize,
+	/// Device-memory budget of the adapter cache, bytes (GPU only).
+	#[arg(long, default_value_t = 1 << 30)]
+	device_cache_bytes: usize,
+	/// The largest LoRA rank accepted.
+	#[arg(long, default_value_t = 64)]
+	max_rank: usize,
+	/// `max_tokens` when a request sets none.
+	#[arg(long, default_value_t = 256)]
+	default_max_tokens: usize,
+	/// The largest request body, bytes.
+	#[arg(long, default_value_t = 4 << 20)]
+	max_body_bytes: usize,
+	/// Adapter folders to import and load at start (served under each folder's name).
+	#[arg(long, num_args = 1..)]
+	preload: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+	/// Where the fixture is written (reused when it matches).
+	#[arg(long, default_value = "target/lineage-bench")]
+	work_dir: PathBuf,
+	/// A seconds-long run on the tiny fixture instead of the full benchmark.
+	#[arg(long)]
+	quick: bool,
+	/// Numbers of adapters to serve, comma-separated (default 1,10,100,1000; quick: 1,4).
+	#[arg(long, value_delimiter = ',')]
+	adapters: Option<Vec<usize>>,
+	/// Decode batch size.
+	#[arg(long)]
+	batch: Option<usize>,
+	/// Requests per row.
+	#[arg(long)]
+	requests: Option<usize>,
+	/// Prompt tokens per request.
+	#[arg(long)]
+	prompt_len: Option<usize>,
+	/// Generated tokens per request.
+	#[arg(long)]
+	output_len: Option<usize>,
+	/// Zipf exponent of adapter popularity.
+	#[arg(long)]
+	zipf: Option<f64>,
+	/// Seed of the workload.
+	#[arg(long)]
+	seed: Option<u64>,
+	/// Share of all adapters' bytes the budget-limited row may cache.
+	#[arg(long)]
+	budget_fraction: Option<f64>,
+	/// Measure the benchmark's own simple LRU in the budget-limited row instead of the oracle's
+	/// adapter cache.
+	#[arg(long)]
+	simple_lru: bool,
+	/// `cpu`, `cuda` or `cuda:N` (CUDA needs the `cuda` feature).
+	#[arg(long, default_value = "cpu")]
+	device: String,
+	/// `f32`, `f16` or `bf16` (default: f32 on the CPU, bf16 on CUDA).
+	#[arg(long)]
+	dtype: Option<String>,
+}
+
+fn parse_device(s: &str) -> anyhow::Result<Device> {
+	match s {
+		"cpu" => Ok(Device::Cpu),
+		"cuda" => Device::new_cuda(0).context("opening CUDA device 0"),
+		other => {
+			let n = other
+				.strip_prefix("cuda:")
+				.and_then(|n| n.parse().ok())
+				.with_context(|| format!("unknown device {other:?}: cpu, cuda or cuda:N"))?;
+			Device::new_cuda(n).with_context(|| format!("opening CUDA device {n}"))
+		},
+	}
+}
+
+fn parse_dtype(s: Option<&str>, device: &Device) -> anyhow::Result<DType> {
+	match s {
+		None if device.is_cpu() => Ok(DType::F32),
+		None => Ok(DType::BF16),
+		Some("f32") => Ok(DType::F32),
+		Some("f16") => Ok(DType::F16),
+		Some("bf16") => Ok(DType::BF16),
+		Some(other) => anyhow::bail!("unknown dtype {other:?}: f32, f16 or bf16"),
+	}
+}
+
+fn serve_config(a: ServeArgs) -> anyhow::Result<ServerConfig> {
+	let device = parse_device(&a.device)?;
+	let dtype = parse_dtype(a.dtype.as_deref(), &device)?;
+	let mut config = ServerConfig::new(a.model, a.adapters_dir);
+	config.addr = SocketAddr::new(a.host, a.port);
+	config.device = device;
+	config.dtype = dtype;
+	config.engine = EngineConfig {
+		max_batch: a.max_batch,
+		max_queue: a.max_queue,
+		max_seq_len: a.max_seq_len,
+		prefill_chunk: a.prefill_chunk,
+	};
+	config.max_concurrent = a.max_concurrent;
+	config.host_cache_bytes = a.host_cache_bytes;
+	config.device_cache_bytes = a.device_cache_bytes;
+	config.limits = AdapterLimits { max_rank: a.max_rank };
+	config.preload = a.preload;
+	config.max_body_bytes = a.max_body_bytes;
+	config.default_max_tokens = a.default_max_tokens;
+	Ok(config)
+}
+
+fn fixture(out: PathBuf, adapters: usize, bench: bool) -> anyhow::Result<()> {
+	let mut spec = if bench { FixtureSpec::bench() } else { FixtureSpec::tiny() };
+	spec.adapters = adapters;
+	let manifest = write_fixture(&out, &spec)?;
+	let store = AdapterStore::open(out.join("store"))?;
+	println!("model {} in {}", manifest.model_id, manifest.model_dir.display());
+	println!("store {}", store.root().display());
+	for adapter in &manifest.adapters {
+		let hash = store.import_named(&adapter.name, &adapter.dir)?;
+		println!("adapter {} 0x{} (rank {})", adapter.name, hex::encode(hash.0), adapter.rank);
+	}
+	Ok(())
+}
+
+fn bench(a: BenchArgs) -> anyhow::Result<()> {
+	let mut opts =
+		if a.quick { BenchOptions::quick(a.work_dir) } else { BenchOptions::full(a.work_dir) };
+	opts.device = parse_device(&a.device)?;
+	opts.dtype = parse_dtype(a.dtype.as_deref(), &opts.device)?;
+	if let Some(v) = a.adapters {
+		opts.adapter_counts = v;
+	}
+	if let Some(v) = a.batch {
+		opts.batch = v;
+	}
+	if let Some(v) = a.requests {
+		opts.requests = v;
+	}
+	if let Some(v) = a.prompt_len {
+		opts.prompt_len = v;
+	}
+	if let Some(v) = a.output_len {
+		opts.output_len = v;
+	}
+	if let Some(v) = a.zipf {
+		opts.zipf_s = v;
+	}
+	if let Some(v) = a.seed {
+		opts.seed = v;
+	}
+	if let Some(v) = a.budget_fraction {
+		opts.budget_fraction = v;
+	}
+	if !a.simple_lru {
+		opts.source = Some(BenchCacheSource::factory(AdapterLimits::default()));
+	}
+	println!("{}", run_bench(&opts)?);
+	Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+	tracing_subscriber::fmt()
+		.with_env_filter(
+			tracing_subscriber::EnvFilter::try_from_default_env()
+				.unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+		)
+		.init();
+	match Cli::parse().command {
+		Command::Serve(args) => serve(serve_config(args)?).await,
+		Command::Fixture { out, adapters, bench: big } => {
+			tokio::task::spawn_blocking(move || fixture(out, adapters, big)).await?
+		},
+		Command::Bench(args) => tokio::task::spawn_blocking(move || bench(args)).await?,
+	}
+}

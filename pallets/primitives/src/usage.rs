@@ -1,0 +1,245 @@
+//! Usage proofs: what an operator signs and the usage pallet checks, and the interfaces the usage
+//! and attribution pallets use to reach the registries.
+//!
+//! An oracle records every finished request as a [`UsageRecord`]. It aggregates the records of
+//! one period into a [`UsageBatch`]: one [`UsageEntry`] per (payer, adapter), sorted by that
+//! pair, and the Merkle root of the individual records ([`records_root`]). The operator's
+//! signing key signs [`signing_payload`] — the SCALE bytes of `(genesis hash, batch)` — so a
+//! batch is bound to one chain and to the operator's next sequence number, and cannot be
+//! replayed.
+
+use crate::{AdapterId, DatanetId, DatanetVersionRef};
+use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use polkadot_sdk::{
+	sp_core::H256,
+	sp_runtime::{traits::BlakeTwo256, DispatchResult, Perbill},
+	sp_weights::Weight,
+	*,
+};
+use scale_info::TypeInfo;
+
+/// An operator's batch sequence number: 0 for its first batch, then +1 per accepted batch.
+pub type Sequence = u64;
+
+/// The usage of one adapter by one payer within a batch.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
+)]
+pub struct UsageEntry<AccountId> {
+	/// Who pays: the account whose escrow with the operator is charged.
+	pub payer: AccountId,
+	/// The adapter that served the requests.
+	pub adapter: AdapterId,
+	/// The number of requests aggregated into this entry (at least one).
+	#[codec(compact)]
+	pub requests: u32,
+	/// Prompt tokens over those requests.
+	#[codec(compact)]
+	pub input_tokens: u64,
+	/// Generated tokens over those requests.
+	#[codec(compact)]
+	pub output_tokens: u64,
+}
+
+impl<AccountId> UsageEntry<AccountId> {
+	/// The entry's key: batches list entries strictly ascending by it (so each pair appears
+	/// once and the chain checks that in one pass).
+	pub fn key(&self) -> (&AccountId, AdapterId) {
+		(&self.payer, self.adapter)
+	}
+}
+
+/// A signed usage proof's content: an operator's usage since its previous batch.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub struct UsageBatch<AccountId> {
+	/// The operator (its account; the batch is signed with the operator's registered key).
+	pub operator: AccountId,
+	/// The operator's next sequence number on chain.
+	pub sequence: Sequence,
+	/// One entry per (payer, adapter), strictly ascending by [`UsageEntry::key`].
+	pub entries: Vec<UsageEntry<AccountId>>,
+	/// The Merkle root of the individual [`UsageRecord`]s aggregated here ([`records_root`]).
+	pub records_root: H256,
+}
+
+/// The bytes an operator signs for `batch` on the chain whose genesis hash is `genesis_hash`:
+/// the SCALE encoding of `(genesis_hash, batch)`.
+/// `Hash` is the chain's hash type (`H256` on Lineage; generic so mock runtimes can use theirs).
+pub fn signing_payload<Hash: Encode, AccountId: Encode>(
+	genesis_hash: &Hash,
+	batch: &UsageBatch<AccountId>,
+) -> Vec<u8> {
+	(genesis_hash, batch).encode()
+}
+
+/// One finished request, as the oracle journals it. Not sent to the chain: only the Merkle root
+/// of a batch's records is, so a payer can ask for any record with its proof and check it.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub struct UsageRecord<AccountId> {
+	/// The oracle's id of the request.
+	pub request_id: H256,
+	/// Who paid for it.
+	pub payer: AccountId,
+	/// The adapter that served it.
+	pub adapter: AdapterId,
+	/// Prompt tokens.
+	pub input_tokens: u64,
+	/// Generated tokens.
+	pub output_tokens: u64,
+	/// sha256 of the response body the client received.
+	pub response_hash: H256,
+	/// When the request finished, in milliseconds since the Unix epoch.
+	pub finished_at_ms: u64,
+}
+
+/// The Merkle root of usage records: a binary Merkle tree (`binary-merkle-tree`, blake2-256)
+/// over the records' SCALE encodings, in the order given (the oracle sorts them by request id).
+pub fn records_root<AccountId: Encode>(records: &[UsageRecord<AccountId>]) -> H256 {
+	binary_merkle_tree::merkle_root::<BlakeTwo256, _>(records.iter().map(|r| r.encode()))
+}
+
+/// The fee for `input_tokens` and `output_tokens` at prices per 1,000 tokens, rounded down
+/// (in the payer's favour); `None` on overflow.
+pub fn usage_fee(
+	input_tokens: u64,
+	output_tokens: u64,
+	per_1k_input: u128,
+	per_1k_output: u128,
+) -> Option<u128> {
+	let input = u128::from(input_tokens).checked_mul(per_1k_input)?;
+	let output = u128::from(output_tokens).checked_mul(per_1k_output)?;
+	Some(input.checked_add(output)? / 1000)
+}
+
+/// Whether an adapter may be billed for new usage.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub enum AdapterUse {
+	/// Active: billable.
+	Active,
+	/// Deprecated by its author: still billable (clients may be mid-migration).
+	Deprecated,
+	/// Revoked by governance: usage of it is refused.
+	Revoked,
+}
+
+/// What settlement needs to know about an adapter, as the model registry reports it.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
+pub struct AdapterTerms<AccountId, Balance> {
+	/// The adapter's author.
+	pub author: AccountId,
+	/// The owner of the adapter's base model.
+	pub base_model_owner: AccountId,
+	/// The price of 1,000 input tokens in force at the block asked about.
+	pub per_1k_input: Balance,
+	/// The price of 1,000 output tokens in force at the block asked about.
+	pub per_1k_output: Balance,
+	/// Whether the adapter may be billed.
+	pub status: AdapterUse,
+	/// The datanet versions the adapter was trained on, with attribution weights summing to
+	/// 100% (empty when it cites none).
+	pub training: Vec<(DatanetVersionRef, Perbill)>,
+}
+
+/// What the usage and attribution pallets ask of the model registry.
+pub trait AdapterInspect<AccountId, Balance, BlockNumber> {
+	/// The terms of `adapter` with its price in force at block `at`; `None` if no such adapter
+	/// is registered.
+	fn adapter_terms(
+		adapter: AdapterId,
+		at: BlockNumber,
+	) -> Option<AdapterTerms<AccountId, Balance>>;
+}
+
+/// What the attribution pallet asks of the datanet registry.
+pub trait DatanetWeights<AccountId> {
+	/// The total accepted weight of `datanet` (0 when it has none or does not exist).
+	fn total_weight(datanet: DatanetId) -> u128;
+	/// The accepted weight of `who` in `datanet` (0 when none).
+	fn contributor_weight(datanet: DatanetId, who: &AccountId) -> u128;
+}
+
+/// Told by the datanet registry before a contributor's weight changes, so that reward pools can
+/// settle what the contributor earned at the old weight ([`DatanetWeights`] still returns it).
+pub trait OnContributorWeightChange<AccountId> {
+	/// `who`'s weight in `datanet` is about to change from `old_weight`.
+	fn on_weight_change(datanet: DatanetId, who: &AccountId, old_weight: u128);
+}
+
+impl<AccountId> OnContributorWeightChange<AccountId> for () {
+	fn on_weight_change(_: DatanetId, _: &AccountId, _: u128) {}
+}
+
+/// How the usage pallet hands settled fees to attribution.
+pub trait SettleFees<AccountId, Balance> {
+	/// Moves the sum of `fees` from `source` and splits each adapter's fee by the fee-split
+	/// policy (author, base-model owner, datanets, `operator`, treasury). All or nothing.
+	fn settle(
+		source: &AccountId,
+		operator: &AccountId,
+		fees: &[(AdapterId, Balance)],
+	) -> DispatchResult;
+	/// An upper bound on the weight of [`SettleFees::settle`] for `adapters` adapters.
+	fn settle_weight(adapters: u32) -> Weight;
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::AccountId;
+
+	fn batch() -> UsageBatch<AccountId> {
+		UsageBatch {
+			operator: AccountId::new([1; 32]),
+			sequence: 7,
+			entries: alloc::vec![UsageEntry {
+				payer: AccountId::new([2; 32]),
+				adapter: 3,
+				requests: 2,
+				input_tokens: 100,
+				output_tokens: 50,
+			}],
+			records_root: H256::repeat_byte(9),
+		}
+	}
+
+	#[test]
+	fn signing_payload_is_genesis_then_batch() {
+		let genesis = H256::repeat_byte(0xaa);
+		let b = batch();
+		let mut expected = genesis.encode();
+		expected.extend(b.encode());
+		assert_eq!(signing_payload(&genesis, &b), expected);
+		// Another chain, another sequence: other bytes.
+		assert_ne!(signing_payload(&H256::repeat_byte(0xab), &b), expected);
+		let mut next = b.clone();
+		next.sequence += 1;
+		assert_ne!(signing_payload(&genesis, &next), expected);
+	}
+
+	#[test]
+	fn usage_fee_is_per_thousand_rounded_down_and_checked() {
+		assert_eq!(usage_fee(1000, 0, 7, 11), Some(7));
+		assert_eq!(usage_fee(1500, 2000, 10, 20), Some(15 + 40));
+		assert_eq!(usage_fee(1, 1, 999, 0), Some(0));
+		assert_eq!(usage_fee(u64::MAX, 0, u128::MAX, 0), None);
+	}
+
+	#[test]
+	fn records_root_binds_every_record_and_its_order() {
+		let record = |id: u8, tokens: u64| UsageRecord {
+			request_id: H256::repeat_byte(id),
+			payer: AccountId::new([2; 32]),
+			adapter: 3,
+			input_tokens: tokens,
+			output_tokens: 1,
+			response_hash: H256::repeat_byte(id),
+			finished_at_ms: 1,
+		};
+		let a = records_root(&[record(1, 10), record(2, 20)]);
+		assert_eq!(a, records_root(&[record(1, 10), record(2, 20)]));
+		assert_ne!(a, records_root(&[record(1, 10), record(2, 21)]));
+		assert_ne!(a, records_root(&[record(2, 20), record(1, 10)]));
+		assert_ne!(a, records_root(&[record(1, 10)]));
+	}
+}

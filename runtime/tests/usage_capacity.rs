@@ -1,0 +1,89 @@
+//! How many usage entries one block carries, from the runtime's generated weights (the figures
+//! `scripts/bench` measured) and its block limits: the goal is at least 10,000 entries in
+//! one block of the normal dispatch class.
+//!
+//! An entry is one (payer, adapter) pair; its cost is small (`e`), a distinct payer costs one
+//! escrow read and write (`p`), a distinct adapter two reads (`a`). Run with `--nocapture` to
+//! print the table.
+
+use lineage_runtime::{configs::RuntimeBlockWeights, Runtime};
+use pallet_usage::WeightInfo;
+use polkadot_sdk::{
+	frame_support::{dispatch::DispatchClass, traits::Get},
+	sp_weights::Weight,
+};
+
+type UsageWeights = pallet_usage::weights::SubstrateWeight<Runtime>;
+
+/// The most a normal-class extrinsic may weigh.
+fn max_normal_extrinsic() -> Weight {
+	RuntimeBlockWeights::get()
+		.get(DispatchClass::Normal)
+		.max_extrinsic
+		.expect("the normal class has an extrinsic limit")
+}
+
+/// The most entries in batches of `entries_per_payer` entries per payer over `adapters` adapters
+/// that fit in one block's normal class (whole batches of at most `MaxEntriesPerBatch`, then
+/// one partial batch).
+fn entries_per_block(entries_per_payer: u32, adapters: u32) -> (u32, Weight) {
+	let limit = max_normal_extrinsic();
+	let max_batch = <Runtime as pallet_usage::Config>::MaxEntriesPerBatch::get();
+	let weight =
+		|e: u32| UsageWeights::submit_usage(e, e.div_ceil(entries_per_payer), adapters.min(e));
+	// The largest single batch that fits.
+	let (mut lo, mut hi) = (0u32, max_batch);
+	while lo < hi {
+		let mid = (lo + hi).div_ceil(2);
+		if weight(mid).all_lte(limit) {
+			lo = mid;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	let block = RuntimeBlockWeights::get()
+		.get(DispatchClass::Normal)
+		.max_total
+		.expect("the normal class has a total limit");
+	let one = weight(lo);
+	// Whole batches of `lo` entries while the block's normal total allows.
+	let batches_by_time = block.ref_time() / one.ref_time().max(1);
+	let batches_by_proof = block.proof_size() / one.proof_size().max(1);
+	let batches = batches_by_time.min(batches_by_proof).max(1) as u32;
+	(lo.saturating_mul(batches), one)
+}
+
+#[test]
+fn at_least_ten_thousand_entries_fit_in_one_block() {
+	let limit = max_normal_extrinsic();
+	println!(
+		"normal-class extrinsic limit: {:.3} s ref time, {} KiB proof",
+		limit.ref_time() as f64 / 1e12,
+		limit.proof_size() / 1024
+	);
+	println!("entries/payer  adapters  entries/block  one batch: ref ms, proof KiB");
+	let mut typical = 0;
+	for (per_payer, adapters) in [(1, 64), (4, 64), (16, 64), (64, 64), (16, 16)] {
+		let (entries, one) = entries_per_block(per_payer, adapters);
+		println!(
+			"{per_payer:>13}  {adapters:>8}  {entries:>13}  {:>9.1}, {:>9}",
+			one.ref_time() as f64 / 1e9,
+			one.proof_size() / 1024
+		);
+		if per_payer == 16 && adapters == 64 {
+			typical = entries;
+		}
+	}
+	// A payer uses a handful of adapters per batch period; with 16 entries per payer, the goal
+	// holds with room to spare.
+	assert!(typical >= 10_000, "only {typical} entries fit in one block");
+}
+
+#[test]
+fn a_full_batch_fits_in_one_extrinsic() {
+	let max_batch = <Runtime as pallet_usage::Config>::MaxEntriesPerBatch::get();
+	let max_adapters = <Runtime as pallet_usage::Config>::MaxAdaptersPerBatch::get();
+	// The most entries a batch may hold, over the fewest payers that allows.
+	let w = UsageWeights::submit_usage(max_batch, max_batch / max_adapters, max_adapters);
+	assert!(w.all_lte(max_normal_extrinsic()), "a full batch weighs {w:?}");
+}
