@@ -140,7 +140,11 @@ impl EngineHandle {
 			return Err(SubmitError::PromptTooLong { len: req.prompt.len(), max });
 		}
 		let mut queue = shared.lock();
-		if queue.items.len() >= shared.config.max_queue {
+		// Free places in the batch count as queue room: a request waiting only because the
+		// engine thread has not yet moved the previous one into the batch is not over capacity
+		// (the API admits `max_batch + max_queue` requests and must not see a spurious 429).
+		let room = shared.config.max_batch.saturating_sub(shared.running.load(Ordering::Relaxed));
+		if queue.items.len() >= shared.config.max_queue.saturating_add(room) {
 			return Err(SubmitError::QueueFull);
 		}
 		let (tx, rx) = unbounded_channel();
@@ -274,6 +278,9 @@ impl Worker {
 				}
 				let room = self.shared.config.max_batch.saturating_sub(self.running.len());
 				let n = room.min(queue.items.len());
+				// Counted as running while still under the lock, so `submit` never sees a
+				// request neither queued nor running.
+				self.shared.running.store(self.running.len() + n, Ordering::Relaxed);
 				queue.items.drain(..n).collect::<Vec<_>>()
 			};
 			for p in admitted {
