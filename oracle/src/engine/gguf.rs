@@ -277,7 +277,7 @@ impl Model {
 			)));
 		}
 		let tokenizer = tokenizer_from_gguf(&g.content)
-			.map_err(|m| ModelError::Tokenizer { path: path.to_path_buf(), message: m })?;
+			.map_err(|m| g.err(format!("its tokenizer metadata: {m}")))?;
 		let heads = g.meta_usize("llama.attention.head_count")?;
 		let hidden = g.meta_usize("llama.embedding_length")?;
 		let vocab_size = g.strings("tokenizer.ggml.tokens")?.len();

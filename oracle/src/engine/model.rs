@@ -74,10 +74,10 @@ pub enum ModelError {
 
 /// A base projection: what multiplies the activations, whatever its storage.
 ///
-/// Dense weights today; a quantized base (GGUF through `candle_core::quantized::QMatMul`) is one
-/// more variant with its own `forward`. The fused projections (q|k|v and gate|up) are single
-/// matrices whose rows are the parts one after the other, which a quantized format can also
-/// store, since its blocks run along the input dimension.
+/// Dense weights (Hugging Face safetensors, or a dequantized GGUF), or quantized GGUF blocks
+/// through `candle_core::quantized::QMatMul` (see [`super::gguf`]). The fused dense projections
+/// (q|k|v and gate|up) are single matrices whose rows are the parts one after the other; the
+/// quantized ones keep one matrix per part. LoRA applies on top of either, unmerged.
 #[derive(Clone, Debug)]
 pub enum BaseLinear {
 	/// A dense `[out, in]` weight and an optional `[out]` bias.
