@@ -266,7 +266,8 @@ impl Model {
 		let content = gguf_file::Content::read(&mut reader).map_err(|e| ModelError::Gguf {
 			path: path.to_path_buf(),
 			message: format!(
-				"{e}: not a readable GGUF file (corrupt or truncated? re-run scripts/setup)"
+				"{e}: not a readable GGUF file (corrupt or truncated? download it again; for \
+				 SmolLM2, delete it and re-run scripts/setup)"
 			),
 		})?;
 		let mut g = Gguf { path: path.to_path_buf(), content, reader };
@@ -316,6 +317,16 @@ impl Model {
 					"llama.rope.dimension_count {rope_dim} differs from the head width {}: \
 					 partial rotary embeddings are not implemented",
 					config.head_dim
+				)));
+			}
+		}
+		if let Some(kind) =
+			g.content.metadata.get("llama.rope.scaling.type").and_then(|v| v.to_string().ok())
+		{
+			if kind != "none" {
+				return Err(g.err(format!(
+					"llama.rope.scaling.type is {kind:?}: only plain rotary embeddings are \
+					 implemented"
 				)));
 			}
 		}
