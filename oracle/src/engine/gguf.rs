@@ -176,7 +176,8 @@ fn qtensor_to(t: QTensor, device: &Device) -> candle_core::Result<QTensor> {
 /// (`tokenizer.ggml.model` = `gpt2`) with its vocabulary and merges, a ByteLevel pre-tokenizer
 /// without a prefix space (preceded by single-digit splitting for the `smollm`/`starcoder`
 /// pre-tokenizers, as their `tokenizer.json` does), the ByteLevel decoder, and the control and
-/// user-defined tokens (types 3 and 4) added so that they are matched whole.
+/// user-defined tokens (types 3 and 4) added so that they are matched whole, and the BOS token
+/// prepended when `tokenizer.ggml.add_bos_token` is set.
 pub fn tokenizer_from_gguf(content: &gguf_file::Content) -> Result<tokenizers::Tokenizer, String> {
 	use tokenizers::{
 		decoders::byte_level::ByteLevel as ByteLevelDecoder,
@@ -184,6 +185,7 @@ pub fn tokenizer_from_gguf(content: &gguf_file::Content) -> Result<tokenizers::T
 		pre_tokenizers::{
 			byte_level::ByteLevel, digits::Digits, sequence::Sequence, PreTokenizerWrapper,
 		},
+		processors::template::TemplateProcessing,
 		AddedToken,
 	};
 	let md = &content.metadata;
@@ -245,6 +247,23 @@ pub fn tokenizer_from_gguf(content: &gguf_file::Content) -> Result<tokenizers::T
 		.filter(|(_, &t)| t == 3 || t == 4)
 		.map(|(s, &t)| AddedToken::from(s.clone(), t == 3))
 		.collect();
+	// `add_bos_token`: the BOS token opens each text tokenised with special tokens.
+	let add_bos = md.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok());
+	if add_bos == Some(true) {
+		let id = md
+			.get("tokenizer.ggml.bos_token_id")
+			.and_then(|v| v.to_u32().ok())
+			.ok_or("tokenizer.ggml.add_bos_token is set without tokenizer.ggml.bos_token_id")?;
+		let bos = tokens.get(id as usize).ok_or(format!("bos_token_id {id} is not a token"))?;
+		let post = TemplateProcessing::builder()
+			.try_single(format!("{bos} $A"))
+			.and_then(|b| b.try_pair(format!("{bos} $A $B:1")))
+			.map_err(|e| format!("the BOS template does not build: {e}"))?
+			.special_tokens(vec![(bos.clone(), id)])
+			.build()
+			.map_err(|e| format!("the BOS template does not build: {e}"))?;
+		tok.with_post_processor(Some(post));
+	}
 	tok.add_special_tokens(special).map_err(|e| format!("the special tokens do not add: {e}"))?;
 	Ok(tok)
 }
@@ -436,6 +455,8 @@ impl Model {
 
 #[cfg(test)]
 mod tests {
+	use std::collections::HashMap;
+
 	use super::*;
 
 	/// llama.cpp's `permute` (convert_hf_to_gguf.py): `reshape(heads, 2, d/2, …).swapaxes(1, 2)`.
@@ -452,6 +473,37 @@ mod tests {
 			}
 		}
 		out
+	}
+
+	#[test]
+	fn tokenizer_from_metadata_adds_bos_when_asked() {
+		use gguf_file::Value;
+		let strings =
+			|v: &[&str]| Value::Array(v.iter().map(|s| Value::String(s.to_string())).collect());
+		let mut metadata = HashMap::new();
+		metadata.insert("tokenizer.ggml.model".into(), Value::String("gpt2".into()));
+		metadata.insert("tokenizer.ggml.tokens".into(), strings(&["<s>", "a", "b", "ab", "Ġ"]));
+		metadata.insert("tokenizer.ggml.merges".into(), strings(&["a b"]));
+		metadata.insert(
+			"tokenizer.ggml.token_type".into(),
+			Value::Array([3, 1, 1, 1, 1].into_iter().map(Value::I32).collect()),
+		);
+		metadata.insert("tokenizer.ggml.bos_token_id".into(), Value::U32(0));
+		metadata.insert("tokenizer.ggml.add_bos_token".into(), Value::Bool(true));
+		let content = gguf_file::Content {
+			magic: gguf_file::VersionedMagic::GgufV3,
+			metadata,
+			tensor_infos: HashMap::new(),
+			tensor_data_offset: 0,
+		};
+		let tok = tokenizer_from_gguf(&content).expect("builds");
+		let ids = |text: &str, special: bool| {
+			tok.encode(text, special).expect("encodes").get_ids().to_vec()
+		};
+		assert_eq!(ids("ab ab", true), vec![0, 3, 4, 3]);
+		assert_eq!(ids("ab ab", false), vec![3, 4, 3]);
+		assert_eq!(ids("<s>ab", false), vec![0, 3]);
+		assert_eq!(tok.decode(&[0, 3, 4, 3], true).expect("decodes"), "ab ab");
 	}
 
 	#[test]
