@@ -52,20 +52,27 @@ fn dequantized() -> &'static Model {
 	})
 }
 
-/// Two SmolLM2-shaped PEFT adapters (ranks 8 and 16 on q, k, v, o; seeded; B not zero).
+/// Adapter `i` of two SmolLM2-shaped PEFT adapters (ranks 8 and 16 on q, k, v, o; seeded; B not
+/// zero), written to a temporary folder, loaded once and the folder removed.
 fn adapter(model: &Model, i: usize) -> LoraAdapter {
-	static DIR: OnceLock<PathBuf> = OnceLock::new();
-	let dir = DIR.get_or_init(|| {
+	static ADAPTERS: OnceLock<Vec<LoraAdapter>> = OnceLock::new();
+	let all = ADAPTERS.get_or_init(|| {
 		let dir =
 			std::env::temp_dir().join(format!("lineage-gguf-adapters-{}", std::process::id()));
-		write_adapters(&dir, &FixtureSpec::smollm2()).expect("adapters written");
-		dir
+		let written = write_adapters(&dir, &FixtureSpec::smollm2()).expect("adapters written");
+		let loaded = written
+			.iter()
+			.map(|a| {
+				load_peft(&a.dir, &LoadOptions::for_model(model, AdapterLimits::default()))
+					.expect("the SmolLM2 adapter loads on the GGUF model")
+			})
+			.collect();
+		let _ = std::fs::remove_dir_all(&dir);
+		loaded
 	});
-	load_peft(
-		&dir.join("adapters").join(format!("adapter-{i}")),
-		&LoadOptions::for_model(model, AdapterLimits::default()),
-	)
-	.expect("the SmolLM2 adapter loads on the GGUF model")
+	let a = all[i].clone();
+	a.check_compatible(&model.config).expect("fits both loadings of the model");
+	a
 }
 
 /// The question of the recorded greedy answer.
