@@ -15,7 +15,7 @@ use lineage_oracle::{
 	api::{serve, ServerConfig},
 	engine::{
 		bench::{run_bench, BenchOptions},
-		fixture::{write_fixture, FixtureSpec},
+		fixture::{write_adapters, write_fixture, FixtureSpec},
 		EngineConfig,
 	},
 };
@@ -44,8 +44,12 @@ enum Command {
 		#[arg(long, default_value_t = 4)]
 		adapters: usize,
 		/// Write the ~100M-parameter benchmark model instead of the tiny one.
-		#[arg(long, alias = "bench-size")]
+		#[arg(long, alias = "bench-size", conflicts_with = "smollm2")]
 		bench: bool,
+		/// Write only adapters shaped for SmolLM2-135M-Instruct (the GGUF `scripts/setup`
+		/// downloads), no model.
+		#[arg(long)]
+		smollm2: bool,
 	},
 	/// Run the multi-LoRA serving benchmark and print its table.
 	Bench(BenchArgs),
@@ -54,8 +58,12 @@ enum Command {
 #[derive(clap::Args)]
 struct ServeArgs {
 	/// The base model's folder (Hugging Face layout: config.json, *.safetensors, tokenizer.json).
-	#[arg(long, env = "LINEAGE_MODEL")]
-	model: PathBuf,
+	#[arg(long, env = "LINEAGE_MODEL", required_unless_present = "gguf", conflicts_with = "gguf")]
+	model: Option<PathBuf>,
+	/// A GGUF file to serve instead (Llama family, quantized base linears), such as the
+	/// SmolLM2-135M-Instruct Q4_1 that `scripts/setup` downloads.
+	#[arg(long)]
+	gguf: Option<PathBuf>,
 	/// The adapter store's folder.
 	#[arg(long, env = "LINEAGE_ADAPTERS_DIR")]
 	adapters_dir: PathBuf,
@@ -178,7 +186,10 @@ fn parse_dtype(s: Option<&str>, device: &Device) -> anyhow::Result<DType> {
 fn serve_config(a: ServeArgs) -> anyhow::Result<ServerConfig> {
 	let device = parse_device(&a.device)?;
 	let dtype = parse_dtype(a.dtype.as_deref(), &device)?;
-	let mut config = ServerConfig::new(a.model, a.adapters_dir);
+	let Some(model) = a.gguf.or(a.model) else {
+		anyhow::bail!("name the model: --model DIR (Hugging Face layout) or --gguf FILE");
+	};
+	let mut config = ServerConfig::new(model, a.adapters_dir);
 	config.addr = SocketAddr::new(a.host, a.port);
 	config.device = device;
 	config.dtype = dtype;
@@ -198,7 +209,19 @@ fn serve_config(a: ServeArgs) -> anyhow::Result<ServerConfig> {
 	Ok(config)
 }
 
-fn fixture(out: PathBuf, adapters: usize, bench: bool) -> anyhow::Result<()> {
+fn fixture(out: PathBuf, adapters: usize, bench: bool, smollm2: bool) -> anyhow::Result<()> {
+	if smollm2 {
+		let spec = FixtureSpec { adapters, ..FixtureSpec::smollm2() };
+		let written = write_adapters(&out, &spec)?;
+		let store = AdapterStore::open(out.join("store"))?;
+		println!("adapters for {} (serve with --gguf)", spec.model_id);
+		println!("store {}", store.root().display());
+		for adapter in &written {
+			let hash = store.import_named(&adapter.name, &adapter.dir)?;
+			println!("adapter {} 0x{} (rank {})", adapter.name, hex::encode(hash.0), adapter.rank);
+		}
+		return Ok(());
+	}
 	let mut spec = if bench { FixtureSpec::bench() } else { FixtureSpec::tiny() };
 	spec.adapters = adapters;
 	let manifest = write_fixture(&out, &spec)?;
@@ -258,8 +281,8 @@ async fn main() -> anyhow::Result<()> {
 		.init();
 	match Cli::parse().command {
 		Command::Serve(args) => serve(serve_config(args)?).await,
-		Command::Fixture { out, adapters, bench: big } => {
-			tokio::task::spawn_blocking(move || fixture(out, adapters, big)).await?
+		Command::Fixture { out, adapters, bench: big, smollm2 } => {
+			tokio::task::spawn_blocking(move || fixture(out, adapters, big, smollm2)).await?
 		},
 		Command::Bench(args) => tokio::task::spawn_blocking(move || bench(args)).await?,
 	}

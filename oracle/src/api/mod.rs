@@ -50,7 +50,7 @@ use crate::{
 		store::AdapterStore,
 		AdapterLimits,
 	},
-	engine::{Engine, EngineConfig, EngineHandle, LoraAdapter, Model},
+	engine::{Engine, EngineConfig, EngineHandle, GgufMode, LoraAdapter, Model},
 };
 pub use error::ApiError;
 pub use text::Finish;
@@ -58,7 +58,8 @@ pub use text::Finish;
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-	/// The base model's folder (Hugging Face layout).
+	/// The base model's folder (Hugging Face layout), or a `.gguf` file (loaded with quantized
+	/// base linears).
 	pub model_dir: PathBuf,
 	/// The adapter store's root folder.
 	pub store_dir: PathBuf,
@@ -209,9 +210,15 @@ pub async fn build_state(
 	sink: Arc<dyn UsageSink>,
 ) -> anyhow::Result<AppState> {
 	let (dir, device, dtype) = (config.model_dir.clone(), config.device.clone(), config.dtype);
-	let model = tokio::task::spawn_blocking(move || Model::load_hf(&dir, &device, dtype))
-		.await?
-		.with_context(|| format!("loading the model in {}", config.model_dir.display()))?;
+	let model = tokio::task::spawn_blocking(move || {
+		if dir.is_file() && dir.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+			Model::load_gguf(&dir, &device, dtype, GgufMode::Quantized)
+		} else {
+			Model::load_hf(&dir, &device, dtype)
+		}
+	})
+	.await?
+	.with_context(|| format!("loading the model in {}", config.model_dir.display()))?;
 	let model = Arc::new(model);
 	tracing::info!(model = %model.id, device = ?model.device, dtype = ?model.dtype, "model loaded");
 	let engine = Engine::start(model.clone(), config.engine.clone());
@@ -238,9 +245,13 @@ pub async fn build_state(
 	)
 	.with_load_observer(Arc::new(move |d| load_time.observe(d.as_secs_f64())));
 	let dir = config.model_dir.clone();
+	let own = model.clone();
 	let chat_template =
-		match tokio::task::spawn_blocking(move || prompt::ChatTemplate::from_model_dir(&dir))
-			.await?
+		match tokio::task::spawn_blocking(move || match prompt::ChatTemplate::from_model(&own)? {
+			Some(t) => Ok(Some(t)),
+			None => prompt::ChatTemplate::from_model_dir(&dir),
+		})
+		.await?
 		{
 			Ok(t) => t.map(Arc::new),
 			Err(e) => {

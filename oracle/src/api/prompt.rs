@@ -2,8 +2,9 @@
 //!
 //! Chat rendering lives in one function, [`render_chat`]: with the model's own chat template
 //! when it carries one ([`ChatTemplate`], the Jinja `chat_template` of a Hugging Face
-//! `tokenizer_config.json`; GGUF's `tokenizer.chat_template` joins it in a later issue), else
-//! with the documented fallback template.
+//! `tokenizer_config.json`, or GGUF's `tokenizer.chat_template` kept in
+//! [`Model::chat_template`](crate::engine::Model::chat_template)), else with the documented
+//! fallback template.
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -76,6 +77,23 @@ impl ChatTemplate {
 		let bos = special_token(&config, "bos_token");
 		let eos = special_token(&config, "eos_token");
 		Self::new(&source, bos, eos).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+	}
+
+	/// The template the model carries itself ([`Model::chat_template`](crate::engine::Model),
+	/// from a GGUF file), with its BOS and EOS tokens' text from its tokenizer and config.
+	pub fn from_model(model: &crate::engine::Model) -> Result<Option<Self>, String> {
+		let Some(source) = &model.chat_template else { return Ok(None) };
+		let text =
+			|id: Option<u32>| id.and_then(|id| model.tokenizer.id_to_token(id)).unwrap_or_default();
+		let bos = text(model.config.bos_token_id);
+		let eos = text(model.eos_token_ids().first().copied());
+		Self::new(source, bos, eos).map(Some).map_err(|e| format!("{}: {e}", model.id))
+	}
+
+	/// Renders `(role, content)` messages with the generation prompt opened (what
+	/// [`render_chat`] does after checking the request's messages).
+	pub fn render_plain(&self, messages: &[(&str, &str)]) -> Result<String, String> {
+		self.render(messages.iter().map(|(r, c)| (r.to_string(), c.to_string())).collect())
 	}
 
 	fn render(&self, messages: Vec<(String, String)>) -> Result<String, String> {

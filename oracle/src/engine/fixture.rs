@@ -98,6 +98,26 @@ impl FixtureSpec {
 		}
 	}
 
+	/// The shapes of SmolLM2-135M-Instruct (hidden 576, 30 layers, 9 heads / 3 kv heads,
+	/// intermediate 1536, vocab 49152, tied embeddings), for adapters that apply to the real
+	/// model ([`write_adapters`]; the model itself comes from `scripts/setup`), 2 adapters in f32.
+	pub fn smollm2() -> Self {
+		FixtureSpec {
+			seed: 135,
+			model_id: "HuggingFaceTB/SmolLM2-135M-Instruct".into(),
+			hidden_size: 576,
+			intermediate_size: 1536,
+			num_layers: 30,
+			num_heads: 9,
+			num_kv_heads: 3,
+			vocab_size: 49152,
+			max_position_embeddings: 8192,
+			tie_word_embeddings: true,
+			adapters: 2,
+			adapter_dtype: DType::F32,
+		}
+	}
+
 	/// The rank of adapter `i`.
 	pub fn adapter_rank(i: usize) -> usize {
 		if i.is_multiple_of(2) {
@@ -170,6 +190,16 @@ pub fn write_fixture(out: &Path, spec: &FixtureSpec) -> anyhow::Result<FixtureMa
 	};
 	std::fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&manifest)?)?;
 	Ok(manifest)
+}
+
+/// Writes only the spec's PEFT adapters, under `out/adapters/<name>/` (for a base model that
+/// is not generated, such as [`FixtureSpec::smollm2`]'s).
+pub fn write_adapters(out: &Path, spec: &FixtureSpec) -> anyhow::Result<Vec<FixtureAdapter>> {
+	anyhow::ensure!(
+		spec.num_heads > 0 && spec.hidden_size.is_multiple_of(spec.num_heads),
+		"hidden size must split into heads"
+	);
+	(0..spec.adapters).map(|i| write_adapter(out, spec, i)).collect()
 }
 
 /// Returns the fixture under `out`, writing it only when `out/manifest.json` is missing or

@@ -2,6 +2,7 @@
 //! continuous batching.
 //!
 //! - [`config`]: the base model's hyper-parameters from a Hugging Face `config.json`;
+//! - [`gguf`]: Llama-family models from GGUF files (quantized or dequantized base linears);
 //! - [`model`]: weights, per-sequence KV caches and the batched forward step;
 //! - [`lora`]: adapters held unmerged, applied per row group inside a step;
 //! - [`sampling`]: per-request temperature/top-k/top-p with a seed;
@@ -16,6 +17,7 @@ mod attention;
 pub mod bench;
 pub mod config;
 pub mod fixture;
+pub mod gguf;
 pub mod lora;
 pub mod model;
 pub mod request;
@@ -23,6 +25,7 @@ pub mod sampling;
 pub mod scheduler;
 
 pub use config::{ConfigError, ModelConfig, Proj};
+pub use gguf::GgufMode;
 pub use lora::{LoraAdapter, LoraModule, ModuleInfo};
 pub use model::{BaseLinear, KvCache, Model, ModelError, SeqInput};
 pub use request::{FinishReason, GenerateEvent, GenerateRequest, SubmitError};

@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{quantized::QMatMul, DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::{
@@ -27,6 +27,15 @@ use super::{
 /// What can go wrong loading or running the model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+	/// A GGUF file is not a Llama-family GGUF this engine runs (corrupt, truncated, another
+	/// architecture, missing metadata or tensors).
+	#[error("cannot load GGUF {path}: {message}")]
+	Gguf {
+		/// The file.
+		path: PathBuf,
+		/// What is wrong, and what to do.
+		message: String,
+	},
 	/// A model file is missing or unreadable.
 	#[error("cannot read {path}: {message}")]
 	Io {
@@ -65,10 +74,10 @@ pub enum ModelError {
 
 /// A base projection: what multiplies the activations, whatever its storage.
 ///
-/// Dense weights today; a quantized base (GGUF through `candle_core::quantized::QMatMul`) is one
-/// more variant with its own `forward`. The fused projections (q|k|v and gate|up) are single
-/// matrices whose rows are the parts one after the other, which a quantized format can also
-/// store, since its blocks run along the input dimension.
+/// Dense weights (Hugging Face safetensors, or a dequantized GGUF), or quantized GGUF blocks
+/// through `candle_core::quantized::QMatMul` (see [`super::gguf`]). The fused dense projections
+/// (q|k|v and gate|up) are single matrices whose rows are the parts one after the other; the
+/// quantized ones keep one matrix per part. LoRA applies on top of either, unmerged.
 #[derive(Clone, Debug)]
 pub enum BaseLinear {
 	/// A dense `[out, in]` weight and an optional `[out]` bias.
@@ -77,6 +86,14 @@ pub enum BaseLinear {
 		weight: Tensor,
 		/// The bias, `[out]`.
 		bias: Option<Tensor>,
+	},
+	/// Quantized weights (GGUF blocks through [`QMatMul`]), one matrix per part of a fused
+	/// projection (q, k, v or gate, up: the parts may be stored in different block types); the
+	/// outputs of the parts are concatenated. Activations go in and come out in their own dtype
+	/// (the quantized kernels run in `f32`).
+	Quantized {
+		/// The parts, `[out_i, in]` each, in the order of the fused output.
+		parts: Vec<QMatMul>,
 	},
 }
 
@@ -97,6 +114,19 @@ impl BaseLinear {
 					None => Ok(y),
 				}
 			},
+			BaseLinear::Quantized { parts } => {
+				let xf = x.to_dtype(DType::F32)?.contiguous()?;
+				let ys = parts
+					.iter()
+					.map(|p| p.forward(&xf))
+					.collect::<candle_core::Result<Vec<_>>>()?;
+				let y = if ys.len() == 1 {
+					ys.into_iter().next().unwrap_or_else(|| unreachable!())
+				} else {
+					Tensor::cat(&ys, 1)?
+				};
+				y.to_dtype(x.dtype())
+			},
 		}
 	}
 
@@ -104,21 +134,22 @@ impl BaseLinear {
 	pub fn dense_weight(&self) -> Option<&Tensor> {
 		match self {
 			BaseLinear::Dense { weight, .. } => Some(weight),
+			BaseLinear::Quantized { .. } => None,
 		}
 	}
 }
 
 /// One decoder layer's weights.
 #[derive(Clone, Debug)]
-struct Layer {
-	input_norm: Tensor,
-	post_norm: Tensor,
+pub(super) struct Layer {
+	pub(super) input_norm: Tensor,
+	pub(super) post_norm: Tensor,
 	/// q, k and v fused: `[q_out + 2·kv_out, hidden]`.
-	qkv: BaseLinear,
-	o: BaseLinear,
+	pub(super) qkv: BaseLinear,
+	pub(super) o: BaseLinear,
 	/// gate and up fused: `[2·intermediate, hidden]`.
-	gate_up: BaseLinear,
-	down: BaseLinear,
+	pub(super) gate_up: BaseLinear,
+	pub(super) down: BaseLinear,
 }
 
 /// The keys and values one sequence has seen, per layer; its length is the sequence's position.
@@ -251,13 +282,16 @@ pub struct Model {
 	pub device: Device,
 	/// The dtype of the weights and activations.
 	pub dtype: DType,
-	embed: Tensor,
-	layers: Vec<Layer>,
-	norm: Tensor,
-	lm_head: BaseLinear,
+	/// The model's own chat template (Jinja), when its files carry one outside
+	/// `tokenizer_config.json` (GGUF's `tokenizer.chat_template`).
+	pub chat_template: Option<String>,
+	pub(super) embed: Tensor,
+	pub(super) layers: Vec<Layer>,
+	pub(super) norm: Tensor,
+	pub(super) lm_head: BaseLinear,
 	/// `[max_position_embeddings, head_dim / 2]` rotary tables.
-	cos: Tensor,
-	sin: Tensor,
+	pub(super) cos: Tensor,
+	pub(super) sin: Tensor,
 }
 
 impl std::fmt::Debug for Model {
@@ -308,7 +342,7 @@ fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
 }
 
 /// `[positions, head_dim / 2]` cos and sin tables for rotary embeddings.
-fn rope_tables(
+pub(super) fn rope_tables(
 	config: &ModelConfig,
 	device: &Device,
 	dtype: DType,
@@ -402,7 +436,20 @@ impl Model {
 			}
 		};
 		let (cos, sin) = rope_tables(c, &device, dtype)?;
-		Ok(Model { config, tokenizer, id, device, dtype, embed, layers, norm, lm_head, cos, sin })
+		Ok(Model {
+			config,
+			tokenizer,
+			id,
+			device,
+			dtype,
+			chat_template: None,
+			embed,
+			layers,
+			norm,
+			lm_head,
+			cos,
+			sin,
+		})
 	}
 
 	/// An empty cache for one sequence.
@@ -459,7 +506,12 @@ impl Model {
 					Site::GateUp => &mut layer.gate_up,
 					Site::Down => &mut layer.down,
 				};
-				let BaseLinear::Dense { weight, .. } = lin;
+				let BaseLinear::Dense { weight, .. } = lin else {
+					candle_core::bail!(
+						"cannot merge an adapter into a quantized base: load the GGUF with \
+						 GgufMode::Dequantized to merge"
+					);
+				};
 				let mut parts = Vec::new();
 				let mut changed = false;
 				for &p in site.projs() {
