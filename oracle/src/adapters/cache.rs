@@ -478,19 +478,32 @@ pub fn peft_loader(
 			},
 			e => CacheError::Internal { key: key.to_string(), reason: e.to_string() },
 		})?;
-		let opts = LoadOptions {
-			base: &base,
-			expected_base: Some(&base_id),
-			limits,
-			device: &Device::Cpu,
-			dtype,
-			name: Some(key),
-		};
-		load_peft(&store.path_of(&hash), &opts).map_err(|e| CacheError::Refused {
-			key: key.to_string(),
-			kind: e.kind(),
-			reason: e.to_string(),
-		})
+		load_on_host(&store.path_of(&hash), key, &base, &base_id, limits, dtype)
+	})
+}
+
+/// Parses the PEFT adapter in `dir` on the host in `dtype`, checked against the base model
+/// (`base`, served as `base_id`); a refusal is reported under the cache key `key`.
+fn load_on_host(
+	dir: &std::path::Path,
+	key: &str,
+	base: &ModelConfig,
+	base_id: &str,
+	limits: AdapterLimits,
+	dtype: DType,
+) -> Result<LoraAdapter, CacheError> {
+	let opts = LoadOptions {
+		base,
+		expected_base: Some(base_id),
+		limits,
+		device: &Device::Cpu,
+		dtype,
+		name: Some(key),
+	};
+	load_peft(dir, &opts).map_err(|e| CacheError::Refused {
+		key: key.to_string(),
+		kind: e.kind(),
+		reason: e.to_string(),
 	})
 }
 
@@ -528,19 +541,7 @@ impl BenchCacheSource {
 		let (base, base_id, dtype) = (model.config.clone(), model.id.clone(), model.dtype);
 		let loader: Loader<LoraAdapter> = Arc::new(move |name: &str| {
 			let dir = dirs.get(name).ok_or_else(|| CacheError::NotFound(name.to_string()))?;
-			let opts = LoadOptions {
-				base: &base,
-				expected_base: Some(&base_id),
-				limits,
-				device: &Device::Cpu,
-				dtype,
-				name: Some(name),
-			};
-			load_peft(dir, &opts).map_err(|e| CacheError::Refused {
-				key: name.to_string(),
-				kind: e.kind(),
-				reason: e.to_string(),
-			})
+			load_on_host(dir, name, &base, &base_id, limits, dtype)
 		});
 		let budget = setup.budget_bytes;
 		let cache = AdapterCache::new(

@@ -7,6 +7,8 @@
 
 use candle_core::{DType, Storage, Tensor};
 
+use super::vecmath::{axpy, dot};
+
 /// Attention of one sequence: `q` `[t, heads, head_dim]` (already scaled) against `k`, `v`
 /// `[kv_heads, T, head_dim]`; returns `[t, heads·head_dim]`.
 ///
@@ -134,28 +136,11 @@ pub(crate) fn decode_cpu(
 			o.fill(0.0);
 			for (j, s) in scores.iter().enumerate() {
 				let base = g * vv.stride[0] + j * vv.stride[1];
-				let p = s / sum;
-				for (oi, vi) in o.iter_mut().zip(&vs[base..base + hd]) {
-					*oi += p * vi;
-				}
+				axpy(s / sum, &vs[base..base + hd], o);
 			}
 		}
 	}
 	Ok(())
-}
-
-/// `Σ a·b`, with eight partial sums so the compiler vectorises it.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-	let mut acc = [0f32; 8];
-	let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-	let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-	for (x, y) in ca.zip(cb) {
-		for i in 0..8 {
-			acc[i] += x[i] * y[i];
-		}
-	}
-	acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]

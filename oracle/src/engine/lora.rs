@@ -24,6 +24,7 @@ use candle_core::{DType, Device, Storage, StorageRef, Tensor};
 use super::{
 	config::{ModelConfig, Proj},
 	model::{site_slice, Model, ModelError},
+	vecmath::{axpy, dot},
 };
 
 /// A group of projections that share their input, as the model fuses them.
@@ -548,28 +549,6 @@ fn rows_kernel(job: &Rows<'_>, out: &mut [f32], t: &mut Vec<f32>) {
 				axpy(t[p.r_offset + j], brow, dst);
 			}
 		}
-	}
-}
-
-/// `Σ a·b`, with eight partial sums so the compiler vectorises it.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-	let mut acc = [0f32; 8];
-	let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-	let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-	for (x, y) in ca.zip(cb) {
-		for i in 0..8 {
-			acc[i] += x[i] * y[i];
-		}
-	}
-	acc.iter().sum::<f32>() + tail
-}
-
-/// `y += a·x`.
-#[inline(always)]
-fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
-	for (yi, xi) in y.iter_mut().zip(x) {
-		*yi += a * xi;
 	}
 }
 

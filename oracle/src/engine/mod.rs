@@ -23,6 +23,7 @@ pub mod model;
 pub mod request;
 pub mod sampling;
 pub mod scheduler;
+mod vecmath;
 
 pub use config::{ConfigError, ModelConfig, Proj};
 pub use gguf::GgufMode;

@@ -2,7 +2,7 @@
 //! frozen into versions; a base model and two adapters (a parent and its child) are registered
 //! with their training lineage; the lineage is read back through the `LineageApi` runtime API.
 
-use crate::{account_data, node::DevNode, UNIT};
+use crate::{account_data, bytes, id, node::DevNode, UNIT};
 use lineage_oracle::chain::{
 	lineage::{
 		self,
@@ -18,30 +18,12 @@ use lineage_oracle::chain::{
 };
 use polkadot_sdk::sp_crypto_hashing::{blake2_256, sha2_256};
 use subxt::{config::substrate::H256, utils::AccountId32};
-use subxt_signer::sr25519::{dev, Keypair};
-
-fn bytes(s: &str) -> BoundedVec<u8> {
-	BoundedVec(s.as_bytes().to_vec())
-}
-
-fn id(k: &Keypair) -> AccountId32 {
-	k.public_key().into()
-}
+use subxt_signer::sr25519::dev;
 
 /// `who`'s reserved (held) balance at the latest finalized block.
 async fn reserved(client: &LineageClient, who: &AccountId32) -> u128 {
 	let block = client.at_current_block().await.expect("current block").block_hash();
 	account_data(client, block, who).await.reserved
-}
-
-/// Submits and fails the test with the node's log when the extrinsic fails.
-macro_rules! submit {
-	($node:expr, $client:expr, $call:expr, $signer:expr) => {
-		match submit_and_finalize(&$client, &$call, $signer).await {
-			Ok(done) => done,
-			Err(e) => panic!("{} failed: {e}\nnode log:\n{}", stringify!($call), $node.log_tail()),
-		}
-	};
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! after the dispute window, the fee is split by the genesis policy, and a data contributor and
 //! the adapter's author claim exactly their shares.
 
-use crate::{node::DevNode, UNIT};
+use crate::{bytes, id, node::DevNode, UNIT};
 use lineage_oracle::chain::{
 	lineage::{
 		self,
@@ -28,26 +28,9 @@ use subxt_signer::{
 	SecretUri,
 };
 
-fn bytes(s: &str) -> BoundedVec<u8> {
-	BoundedVec(s.as_bytes().to_vec())
-}
-
-fn id(k: &Keypair) -> AccountId32 {
-	k.public_key().into()
-}
-
 /// The account as `lineage-primitives` (and so the pallet) encodes it.
 fn primitive(who: &AccountId32) -> lineage_primitives::AccountId {
 	lineage_primitives::AccountId::new(who.0)
-}
-
-macro_rules! submit {
-	($node:expr, $client:expr, $call:expr, $signer:expr) => {
-		match submit_and_finalize(&$client, &$call, $signer).await {
-			Ok(done) => done,
-			Err(e) => panic!("{} failed: {e}\nnode log:\n{}", stringify!($call), $node.log_tail()),
-		}
-	};
 }
 
 /// Waits until the best finalized block is at least `number`.
