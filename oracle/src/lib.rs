@@ -9,10 +9,11 @@
 //! - [`engine`]: the Llama-family model on candle, unmerged multi-LoRA and continuous batching.
 //! - [`adapters`]: PEFT adapter parsing, the adapter store and its memory tiers.
 //! - [`api`]: the OpenAI-compatible HTTP server (axum), adapter management and metrics.
-//!
-//! The journal joins as its issue lands.
+//! - [`journal`]: the durable usage journal (redb): records, batches and their way to the chain.
 
 pub mod adapters;
 pub mod api;
 pub mod chain;
+pub mod demo;
 pub mod engine;
+pub mod journal;

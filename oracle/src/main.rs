@@ -3,21 +3,32 @@
 //! - `serve`: the OpenAI-compatible HTTP server over a base model and its LoRA adapters;
 //! - `fixture`: write the tiny (or benchmark) fixture model with PEFT adapters, and import the
 //!   adapters into a store;
-//! - `bench`: the multi-LoRA serving benchmark.
+//! - `bench`: the multi-LoRA serving benchmark;
+//! - `key generate|inspect`: the operator's key;
+//! - `operator register`: bond and register the operator on chain;
+//! - `demo`: the scripted walk through the whole path against a running chain and oracle.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use candle_core::{DType, Device};
 use clap::{Parser, Subcommand};
 use lineage_oracle::{
 	adapters::{cache::BenchCacheSource, store::AdapterStore, AdapterLimits},
-	api::{serve, ServerConfig},
+	api::{build_state_with, payer::PayerAuth, serve, serve_with, ServerConfig, Services},
+	chain::{
+		connect,
+		keys::{describe, generate_key_file, KeySource},
+		operator::{register, Registration},
+		service::{ChainConfig, ChainService},
+	},
+	demo,
 	engine::{
-		bench::{run_bench, BenchOptions},
+		bench::{run_bench, run_gguf_bench, BenchOptions},
 		fixture::{write_adapters, write_fixture, FixtureSpec},
 		EngineConfig,
 	},
+	journal::Journal,
 };
 
 #[derive(Parser)]
@@ -53,6 +64,64 @@ enum Command {
 	},
 	/// Run the multi-LoRA serving benchmark and print its table.
 	Bench(BenchArgs),
+	/// The operator's key.
+	#[command(subcommand)]
+	Key(KeyCommand),
+	/// The operator's registration on chain.
+	#[command(subcommand)]
+	Operator(OperatorCommand),
+	/// The scripted demo: registries, operator, escrow, signed completions, settlement, and the
+	/// earnings table read back from the chain (needs a dev chain and a chain-mode oracle).
+	Demo(demo::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+	/// Generate a new sr25519 key into a file readable by its owner only (0600).
+	Generate {
+		/// The file to create (never overwritten).
+		#[arg(long)]
+		out: PathBuf,
+	},
+	/// Print a key's account (SS58) and public key.
+	Inspect(KeyArgs),
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+	/// Bond 1,000 LIN from the key's account and register its key and endpoint (idempotent).
+	Register {
+		/// The node's RPC URL.
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		#[command(flatten)]
+		key: KeyArgs,
+		/// Where this operator's oracle serves (recorded on chain for payers).
+		#[arg(long, default_value = "http://127.0.0.1:8000")]
+		endpoint: String,
+	},
+}
+
+/// Where the operator key comes from.
+#[derive(clap::Args, Clone, Debug)]
+#[group(required = true, multiple = false)]
+struct KeyArgs {
+	/// A key file written by `key generate` (mode 0600).
+	#[arg(long, env = "LINEAGE_KEY_FILE")]
+	key_file: Option<PathBuf>,
+	/// A secret URI, for development (`//Alice`, `//LineageOracle`).
+	#[arg(long)]
+	suri: Option<String>,
+}
+
+impl KeyArgs {
+	fn source(&self) -> KeySource {
+		match (&self.key_file, &self.suri) {
+			(Some(f), _) => KeySource::File(f.clone()),
+			(None, Some(s)) => KeySource::Suri(s.clone()),
+			(None, None) => KeySource::Suri(String::new()),
+		}
+	}
 }
 
 #[derive(clap::Args)]
@@ -112,6 +181,26 @@ struct ServeArgs {
 	/// Adapter folders to import and load at start (served under each folder's name).
 	#[arg(long, num_args = 1..)]
 	preload: Vec<PathBuf>,
+	/// Join the chain at this RPC URL: serve only adapters registered on chain, require signed
+	/// payer requests with escrow, journal usage and submit signed batches.
+	#[arg(long, requires = "chain_key")]
+	chain_url: Option<String>,
+	/// The operator key (chain mode).
+	#[arg(long, env = "LINEAGE_KEY_FILE", group = "chain_key")]
+	key_file: Option<PathBuf>,
+	/// The operator key as a secret URI, for development (chain mode).
+	#[arg(long, group = "chain_key", conflicts_with = "key_file")]
+	suri: Option<String>,
+	/// The usage journal's file (chain mode).
+	#[arg(long, default_value = "lineage-journal.redb")]
+	journal: PathBuf,
+	/// Milliseconds between batches (chain mode).
+	#[arg(long, default_value_t = 2000)]
+	batch_interval_ms: u64,
+	/// Serve the base model alone to signed payers, free of charge (chain mode; it has no
+	/// price on chain, so by default only registered adapters are served).
+	#[arg(long)]
+	free_base: bool,
 }
 
 #[derive(clap::Args)]
@@ -120,8 +209,12 @@ struct BenchArgs {
 	#[arg(long, default_value = "target/lineage-bench")]
 	work_dir: PathBuf,
 	/// A seconds-long run on the tiny fixture instead of the full benchmark.
-	#[arg(long)]
+	#[arg(long, conflicts_with = "gguf")]
 	quick: bool,
+	/// Benchmark this GGUF model (SmolLM2-135M-Instruct, from `scripts/setup`) with adapters
+	/// shaped for it, base linears quantized and then dequantized to f32 (default n: 100).
+	#[arg(long)]
+	gguf: Option<PathBuf>,
 	/// Numbers of adapters to serve, comma-separated (default 1,10,100,1000; quick: 1,4).
 	#[arg(long, value_delimiter = ',')]
 	adapters: Option<Vec<usize>>,
@@ -209,6 +302,55 @@ fn serve_config(a: ServeArgs) -> anyhow::Result<ServerConfig> {
 	Ok(config)
 }
 
+/// `serve`: standalone, or joined to the chain when `--chain-url` is given.
+async fn serve_command(a: ServeArgs) -> anyhow::Result<()> {
+	let chain = match a.chain_url.clone() {
+		None => None,
+		Some(url) => {
+			let key = match (&a.key_file, &a.suri) {
+				(Some(f), _) => KeySource::File(f.clone()),
+				(None, Some(s)) => KeySource::Suri(s.clone()),
+				(None, None) => anyhow::bail!("chain mode needs --key-file or --suri"),
+			};
+			let mut cfg = ChainConfig::new(url);
+			cfg.batch_interval = std::time::Duration::from_millis(a.batch_interval_ms.max(100));
+			cfg.free_base = a.free_base;
+			Some((cfg, key.load()?, a.journal.clone()))
+		},
+	};
+	let config = serve_config(a)?;
+	let Some((chain_config, key, journal_path)) = chain else {
+		return serve(config).await;
+	};
+	let journal = Arc::new(
+		Journal::open(&journal_path)
+			.with_context(|| format!("opening the usage journal {}", journal_path.display()))?,
+	);
+	let store = Arc::new(AdapterStore::open(&config.store_dir)?);
+	let chain = ChainService::connect(chain_config, key, journal.clone(), store).await?;
+	let replay_journal = journal.clone();
+	let services = Services {
+		sink: chain.gate().sink(),
+		gate: chain.gate().clone(),
+		payer_auth: Some(PayerAuth::new(
+			chain.payer_context(),
+			config.max_body_bytes,
+			move |payer: &[u8; 32], nonce: u64, timestamp_ms: u64| {
+				replay_journal
+					.use_nonce(&lineage_primitives::AccountId::new(*payer), nonce, timestamp_ms)
+					.map_err(|e| e.to_string())
+			},
+		)),
+	};
+	let state = build_state_with(&config, services).await?;
+	chain.spawn(state.clone());
+	let listener = tokio::net::TcpListener::bind(config.addr)
+		.await
+		.with_context(|| format!("binding {}", config.addr))?;
+	tracing::info!(addr = %listener.local_addr()?, journal = %journal_path.display(), "serving (chain mode)");
+	serve_with(listener, state).await
+}
+
 fn fixture(out: PathBuf, adapters: usize, bench: bool, smollm2: bool) -> anyhow::Result<()> {
 	if smollm2 {
 		let spec = FixtureSpec { adapters, ..FixtureSpec::smollm2() };
@@ -236,8 +378,11 @@ fn fixture(out: PathBuf, adapters: usize, bench: bool, smollm2: bool) -> anyhow:
 }
 
 fn bench(a: BenchArgs) -> anyhow::Result<()> {
-	let mut opts =
-		if a.quick { BenchOptions::quick(a.work_dir) } else { BenchOptions::full(a.work_dir) };
+	let mut opts = match (a.quick, a.gguf) {
+		(true, _) => BenchOptions::quick(a.work_dir),
+		(false, Some(gguf)) => BenchOptions::gguf(a.work_dir, gguf),
+		(false, None) => BenchOptions::full(a.work_dir),
+	};
 	opts.device = parse_device(&a.device)?;
 	opts.dtype = parse_dtype(a.dtype.as_deref(), &opts.device)?;
 	if let Some(v) = a.adapters {
@@ -267,7 +412,11 @@ fn bench(a: BenchArgs) -> anyhow::Result<()> {
 	if !a.simple_lru {
 		opts.source = Some(BenchCacheSource::factory(AdapterLimits::default()));
 	}
-	println!("{}", run_bench(&opts)?);
+	if opts.gguf.is_some() {
+		println!("{}", run_gguf_bench(opts)?);
+	} else {
+		println!("{}", run_bench(&opts)?);
+	}
 	Ok(())
 }
 
@@ -280,10 +429,33 @@ async fn main() -> anyhow::Result<()> {
 		)
 		.init();
 	match Cli::parse().command {
-		Command::Serve(args) => serve(serve_config(args)?).await,
+		Command::Serve(args) => serve_command(args).await,
 		Command::Fixture { out, adapters, bench: big, smollm2 } => {
 			tokio::task::spawn_blocking(move || fixture(out, adapters, big, smollm2)).await?
 		},
 		Command::Bench(args) => tokio::task::spawn_blocking(move || bench(args)).await?,
+		Command::Key(KeyCommand::Generate { out }) => {
+			let key = generate_key_file(&out)?;
+			println!("wrote {} (mode 0600)\n{}", out.display(), describe(&key));
+			Ok(())
+		},
+		Command::Key(KeyCommand::Inspect(k)) => {
+			println!("{}", describe(&k.source().load()?));
+			Ok(())
+		},
+		Command::Operator(OperatorCommand::Register { url, key, endpoint }) => {
+			let key = key.source().load()?;
+			let client = connect(&url).await?;
+			match register(&client, &key, &endpoint).await? {
+				Registration::Registered { operator, bond } => {
+					println!("registered operator {operator} (bond {bond}, endpoint {endpoint})")
+				},
+				Registration::AlreadyRegistered { operator } => {
+					println!("operator {operator} was already registered (endpoint {endpoint})")
+				},
+			}
+			Ok(())
+		},
+		Command::Demo(args) => demo::run(args).await,
 	}
 }

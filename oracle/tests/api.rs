@@ -57,13 +57,14 @@ impl RecordingSink {
 }
 
 impl UsageSink for RecordingSink {
-	fn record(&self, rec: &FinishedRequest) {
+	fn record(&self, rec: &FinishedRequest) -> Result<(), String> {
 		let mut closed = self.closed.lock().expect("lock");
 		while *closed {
 			closed = self.opened.wait(closed).expect("wait");
 		}
 		drop(closed);
 		self.records.lock().expect("lock").push(rec.clone());
+		Ok(())
 	}
 }
 

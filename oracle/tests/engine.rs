@@ -356,7 +356,13 @@ fn greedy_is_deterministic_and_seeded_sampling_reproducible() {
 	assert_eq!(g1.len(), 12);
 	assert_eq!(greedy().0, g1);
 	let sampled = |seed| {
-		let s = SamplingParams { temperature: 1.0, top_p: Some(0.9), top_k: Some(50), seed };
+		let s = SamplingParams {
+			temperature: 1.0,
+			top_p: Some(0.9),
+			top_k: Some(50),
+			seed,
+			ignore_eos: false,
+		};
 		collect(e.submit(request("s", p.clone(), Some(adapter(0)), s, 16)).expect("submit")).0
 	};
 	let s1 = sampled(5);
@@ -373,7 +379,8 @@ fn request_joining_mid_decode_gets_the_same_tokens() {
 	let solo_a = run_alone(request("a", p_a.clone(), None, SamplingParams::greedy(), 40));
 	let solo_b =
 		run_alone(request("b", p_b.clone(), Some(ad.clone()), SamplingParams::greedy(), 10));
-	let sampling_c = SamplingParams { temperature: 0.8, top_p: None, top_k: None, seed: 9 };
+	let sampling_c =
+		SamplingParams { temperature: 0.8, top_p: None, top_k: None, seed: 9, ignore_eos: false };
 	let solo_c = run_alone(request("c", p_c.clone(), Some(adapter(2)), sampling_c.clone(), 10));
 
 	let e = engine(EngineConfig { prefill_chunk: 4, ..EngineConfig::default() });

@@ -336,3 +336,42 @@ fn tokenizer_needs_bpe_metadata() {
 	let err = tokenizer_from_gguf(&content).expect_err("no metadata");
 	assert!(err.contains("tokenizer.ggml.model"), "{err}");
 }
+
+/// The real-model benchmark's code path on tiny sizes: both base loadings, every row, the
+/// naive merge only on the dense base, every request run to its length.
+#[test]
+fn gguf_bench_runs_on_tiny_sizes() {
+	use lineage_oracle::engine::bench::{run_gguf_bench, BenchOptions};
+	let dir = std::env::temp_dir().join(format!("lineage-gguf-bench-{}", std::process::id()));
+	let mut opts = BenchOptions::gguf(dir.clone(), model_path());
+	opts.adapter_counts = vec![2];
+	opts.batch = 2;
+	opts.requests = 4;
+	opts.prompt_len = 3;
+	opts.output_len = 3;
+	opts.repeats = 1;
+	let report = run_gguf_bench(opts).expect("the GGUF benchmark runs");
+	let _ = std::fs::remove_dir_all(&dir);
+	let cases = |r: &lineage_oracle::engine::bench::BenchReport| {
+		r.rows.iter().map(|r| r.case.clone()).collect::<Vec<_>>()
+	};
+	assert_eq!(
+		cases(&report.quantized),
+		["base", "unmerged", "base (rr)", "unmerged (rr)", "unmerged 1/4"]
+	);
+	assert_eq!(
+		cases(&report.dense),
+		["base", "unmerged", "naive", "base (rr)", "unmerged (rr)", "unmerged 1/4"]
+	);
+	for row in report.quantized.rows.iter().chain(&report.dense.rows) {
+		// 4 requests × 3 tokens each, end-of-sequence tokens ignored.
+		assert!(row.tokens_per_s > 0.0, "{row:?}");
+		assert!(row.wall.as_secs_f64() * row.tokens_per_s > 11.9, "{row:?}");
+	}
+	let text = report.to_string();
+	assert!(text.contains("quantized base / f32 base:"), "{text}");
+	assert!(
+		text.contains("SmolLM2-135M-Instruct.Q4_1.gguf (base linears kept quantized)"),
+		"{text}"
+	);
+}

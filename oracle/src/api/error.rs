@@ -15,7 +15,10 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
-use super::openai::{ErrorBody, ErrorResponse};
+use super::{
+	openai::{ErrorBody, ErrorResponse},
+	payer::PayerError,
+};
 use crate::{
 	adapters::{cache::CacheError, store::StoreError, AdapterErrorKind},
 	engine::SubmitError,
@@ -93,6 +96,21 @@ pub enum ApiError {
 	/// A bug or an unexpected failure (a panicked task, …).
 	#[error("internal error: {0}")]
 	Internal(String),
+	/// The payer's signed headers are missing, malformed, stale, replayed or do not verify.
+	#[error("{0}")]
+	Unauthorized(String),
+	/// The payer's escrow with this operator cannot cover the request.
+	#[error("{0}")]
+	PaymentRequired(String),
+	/// The adapter is not registered on chain (or its bytes do not match the registration).
+	#[error("{0}")]
+	Forbidden(String),
+	/// The adapter was registered but has been revoked.
+	#[error("{0}")]
+	Gone(String),
+	/// A service the request needs (the chain) cannot be reached now: retry.
+	#[error("{0}")]
+	Unavailable(String),
 }
 
 impl ApiError {
@@ -192,6 +210,19 @@ impl ApiError {
 				(S::INTERNAL_SERVER_ERROR, SERVER, Some("tokenizer_error"), None)
 			},
 			ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, SERVER, None, None),
+			ApiError::Unauthorized(_) => {
+				(S::UNAUTHORIZED, "authentication_error", Some("invalid_payer_signature"), None)
+			},
+			ApiError::PaymentRequired(_) => {
+				(S::PAYMENT_REQUIRED, "insufficient_quota", Some("insufficient_escrow"), None)
+			},
+			ApiError::Forbidden(_) => {
+				(S::FORBIDDEN, "permission_error", Some("adapter_not_registered"), None)
+			},
+			ApiError::Gone(_) => (S::GONE, INVALID, Some("adapter_revoked"), None),
+			ApiError::Unavailable(_) => {
+				(S::SERVICE_UNAVAILABLE, SERVER, Some("chain_unavailable"), None)
+			},
 		}
 	}
 
@@ -223,6 +254,12 @@ impl IntoResponse for ApiError {
 			tracing::debug!(error = %self, status = status.as_u16(), "request rejected");
 		}
 		(status, Json(self.body())).into_response()
+	}
+}
+
+impl From<PayerError> for ApiError {
+	fn from(e: PayerError) -> Self {
+		ApiError::Unauthorized(e.to_string())
 	}
 }
 

@@ -26,6 +26,7 @@
 pub mod error;
 pub mod metrics;
 pub mod openai;
+pub mod payer;
 pub mod prompt;
 pub mod routes;
 pub mod sse;
@@ -41,6 +42,7 @@ use axum::{
 	Router,
 };
 use candle_core::{DType, Device};
+use futures::future::BoxFuture;
 use lineage_primitives::Hash;
 use tokio::sync::Semaphore;
 
@@ -128,14 +130,19 @@ pub struct FinishedRequest {
 	pub unix_time_ms: u64,
 	/// Why it finished.
 	pub finish_reason: Finish,
+	/// Who pays for it (the verified payer of a signed request), when the server requires one.
+	pub payer: Option<[u8; 32]>,
+	/// The adapter's id on chain, when the [`RequestGate`] resolved one.
+	pub chain_adapter: Option<lineage_primitives::AdapterId>,
 }
 
 /// Where finished requests are reported: called once per successful request, from the blocking
 /// pool, before the response completes (before the last SSE chunk, before the JSON body is
 /// sent). The usage journal plugs in here.
 pub trait UsageSink: Send + Sync {
-	/// Record one finished request.
-	fn record(&self, rec: &FinishedRequest);
+	/// Record one finished request. An error fails the request (the client gets an error, not
+	/// an answer that was never recorded).
+	fn record(&self, rec: &FinishedRequest) -> Result<(), String>;
 }
 
 /// A sink that records nothing (the default).
@@ -143,7 +150,80 @@ pub trait UsageSink: Send + Sync {
 pub struct NoopSink;
 
 impl UsageSink for NoopSink {
-	fn record(&self, _rec: &FinishedRequest) {}
+	fn record(&self, _rec: &FinishedRequest) -> Result<(), String> {
+		Ok(())
+	}
+}
+
+/// What a generation request asks of the [`RequestGate`], once it is parsed and tokenised and
+/// before any inference runs.
+#[derive(Clone, Debug)]
+pub struct GateRequest<'a> {
+	/// The verified payer of a signed request ([`payer::Payer`]), if the request was signed.
+	pub payer: Option<[u8; 32]>,
+	/// The model name the request named.
+	pub model: &'a str,
+	/// The adapter's artifact hash, `None` for the base model.
+	pub adapter: Option<lineage_primitives::Hash>,
+	/// Prompt tokens.
+	pub prompt_tokens: usize,
+	/// The most tokens it may generate.
+	pub max_tokens: usize,
+}
+
+/// A request the [`RequestGate`] let through. Dropping it (when the request ends, after its
+/// usage is recorded) releases whatever the gate held for it, such as an escrow reservation.
+pub struct GatePass {
+	/// Who pays for it.
+	pub payer: Option<[u8; 32]>,
+	/// The adapter's id on chain.
+	pub chain_adapter: Option<lineage_primitives::AdapterId>,
+	/// Released on drop.
+	pub hold: Option<Box<dyn Send + Sync>>,
+}
+
+impl GatePass {
+	/// A pass with no payer, no chain adapter and nothing held.
+	pub fn open() -> Self {
+		GatePass { payer: None, chain_adapter: None, hold: None }
+	}
+}
+
+/// Decides, before any inference, whether a request may run and who pays for it. The chain
+/// mode's gate checks the adapter against the chain's registry and the payer's escrow
+/// ([`crate::chain::gate`]); [`OpenGate`] lets everything through.
+pub trait RequestGate: Send + Sync {
+	/// Admit the request or refuse it with the error the client gets.
+	fn admit<'a>(&'a self, req: GateRequest<'a>) -> BoxFuture<'a, Result<GatePass, ApiError>>;
+}
+
+/// The gate of a server not joined to a chain: every request passes, nobody pays.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenGate;
+
+impl RequestGate for OpenGate {
+	fn admit<'a>(&'a self, _req: GateRequest<'a>) -> BoxFuture<'a, Result<GatePass, ApiError>> {
+		Box::pin(async { Ok(GatePass::open()) })
+	}
+}
+
+/// The parts a server is assembled from besides its configuration: where usage goes, who
+/// admits requests, and how payers authenticate.
+#[derive(Clone)]
+pub struct Services {
+	/// Where finished requests are recorded.
+	pub sink: Arc<dyn UsageSink>,
+	/// Who admits requests.
+	pub gate: Arc<dyn RequestGate>,
+	/// When set, generation requests must be signed by their payer (401 otherwise).
+	pub payer_auth: Option<payer::PayerAuth>,
+}
+
+impl Services {
+	/// A sink, an open gate, no payer signatures.
+	pub fn with_sink(sink: Arc<dyn UsageSink>) -> Self {
+		Services { sink, gate: Arc::new(OpenGate), payer_auth: None }
+	}
 }
 
 /// Limits the handlers enforce.
@@ -162,6 +242,8 @@ pub(crate) struct Shared {
 	pub cache: AdapterCache<LoraAdapter>,
 	pub metrics: metrics::Metrics,
 	pub sink: Arc<dyn UsageSink>,
+	pub gate: Arc<dyn RequestGate>,
+	pub payer_auth: Option<payer::PayerAuth>,
 	pub chat_template: Option<Arc<prompt::ChatTemplate>>,
 	pub admission: Arc<Semaphore>,
 	pub limits: Limits,
@@ -204,10 +286,19 @@ impl AppState {
 	}
 }
 
-/// Load the model, start the engine, open the store, build the cache and preload adapters.
+/// Load the model, start the engine, open the store, build the cache and preload adapters, with
+/// `sink` and an open gate.
 pub async fn build_state(
 	config: &ServerConfig,
 	sink: Arc<dyn UsageSink>,
+) -> anyhow::Result<AppState> {
+	build_state_with(config, Services::with_sink(sink)).await
+}
+
+/// [`build_state`] with every service given.
+pub async fn build_state_with(
+	config: &ServerConfig,
+	services: Services,
 ) -> anyhow::Result<AppState> {
 	let (dir, device, dtype) = (config.model_dir.clone(), config.device.clone(), config.dtype);
 	let model = tokio::task::spawn_blocking(move || {
@@ -270,7 +361,9 @@ pub async fn build_state(
 			store,
 			cache,
 			metrics,
-			sink,
+			sink: services.sink,
+			gate: services.gate,
+			payer_auth: services.payer_auth,
 			chat_template,
 			admission: Arc::new(Semaphore::new(max_concurrent)),
 			limits: Limits {
@@ -310,9 +403,14 @@ async fn preload(state: &AppState, dir: &std::path::Path) -> anyhow::Result<()> 
 /// The router with every route, the request-counting middleware and the body limit.
 pub async fn router(state: AppState) -> Router {
 	let limit = state.inner.limits.max_body_bytes;
-	Router::new()
+	let mut generation = Router::new()
 		.route("/v1/completions", post(routes::completions))
-		.route("/v1/chat/completions", post(routes::chat_completions))
+		.route("/v1/chat/completions", post(routes::chat_completions));
+	if let Some(auth) = state.inner.payer_auth.clone() {
+		generation = generation.layer(middleware::from_fn_with_state(auth, payer::require_payer));
+	}
+	Router::new()
+		.merge(generation)
 		.route("/v1/models", get(routes::models))
 		.route("/v1/load_lora_adapter", post(routes::load_adapter))
 		.route("/v1/unload_lora_adapter", post(routes::unload_adapter))

@@ -61,6 +61,10 @@ pub struct GenerationFields {
 	/// Stream the answer as server-sent events.
 	#[serde(default)]
 	pub stream: bool,
+	/// Generate `max_tokens` tokens even past an end-of-sequence token (vLLM extension, for
+	/// benchmarks).
+	#[serde(default)]
+	pub ignore_eos: bool,
 }
 
 /// `POST /v1/completions` body.

@@ -12,7 +12,7 @@ use axum::{
 	http::header,
 	middleware::Next,
 	response::{IntoResponse, Response},
-	Json,
+	Extension, Json,
 };
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tracing::Instrument;
@@ -26,10 +26,11 @@ use super::{
 		CompletionResponse, GenerationFields, LoadLoraAdapterRequest, ModelCard, ModelList, Prompt,
 		UnloadLoraAdapterRequest,
 	},
+	payer::Payer,
 	prompt::{render_chat, tokenize},
 	sse::{stream_response, StreamParts},
 	text::{drive, DriveContext, Summary, TextEvent},
-	AppState,
+	AppState, GateRequest,
 };
 use crate::{
 	adapters::store::{check_name, parse_hash},
@@ -145,7 +146,13 @@ fn sampling(gen: &GenerationFields) -> Result<SamplingParams, ApiError> {
 		Some(k) if k <= 0 => None,
 		Some(k) => Some(usize::try_from(k).unwrap_or(usize::MAX)),
 	};
-	Ok(SamplingParams { temperature, top_p, top_k, seed: gen.seed.unwrap_or_else(rand::random) })
+	Ok(SamplingParams {
+		temperature,
+		top_p,
+		top_k,
+		seed: gen.seed.unwrap_or_else(rand::random),
+		ignore_eos: gen.ignore_eos,
+	})
 }
 
 fn stops(gen: &GenerationFields) -> Result<Vec<String>, ApiError> {
@@ -235,6 +242,7 @@ fn max_tokens(state: &AppState, prompt: usize, requested: Option<u64>) -> Result
 async fn generate(
 	state: AppState,
 	endpoint: Endpoint,
+	payer: Option<Payer>,
 	model: String,
 	input: PromptInput,
 	gen: GenerationFields,
@@ -248,6 +256,19 @@ async fn generate(
 	let param = if endpoint == Endpoint::Chat { "messages" } else { "prompt" };
 	let prompt = prompt_tokens(&state, input, param).await?;
 	let max_tokens = max_tokens(&state, prompt.len(), requested_max)?;
+	// Before any inference: the gate checks the adapter and the payer (the chain's registry and
+	// escrow in chain mode).
+	let pass = state
+		.inner
+		.gate
+		.admit(GateRequest {
+			payer: payer.map(|p| p.account),
+			model: &model,
+			adapter: adapter_hash,
+			prompt_tokens: prompt.len(),
+			max_tokens,
+		})
+		.await?;
 	let adapter = match &adapter_hash {
 		Some(hash) => Some(state.adapter(hash).await?),
 		None => None,
@@ -288,6 +309,7 @@ async fn generate(
 		stops,
 		submitted_at,
 		sink: state.inner.sink.clone(),
+		pass,
 	};
 	let model = state.inner.model.clone();
 	let driver_span = span.clone();
@@ -380,6 +402,7 @@ async fn collect(
 /// `POST /v1/completions`.
 pub async fn completions(
 	State(state): State<AppState>,
+	payer: Option<Extension<Payer>>,
 	ApiJson(req): ApiJson<CompletionRequest>,
 ) -> Result<Response, ApiError> {
 	let input = match req.prompt {
@@ -392,12 +415,14 @@ pub async fn completions(
 		},
 	};
 	let requested = req.gen.max_tokens;
-	generate(state, Endpoint::Completions, req.model, input, req.gen, requested).await
+	let payer = payer.map(|Extension(p)| p);
+	generate(state, Endpoint::Completions, payer, req.model, input, req.gen, requested).await
 }
 
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
 	State(state): State<AppState>,
+	payer: Option<Extension<Payer>>,
 	ApiJson(req): ApiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
 	if req.messages.is_empty() {
@@ -405,7 +430,8 @@ pub async fn chat_completions(
 	}
 	let requested = req.gen.max_tokens.or(req.max_completion_tokens);
 	let input = PromptInput::Chat(req.messages);
-	generate(state, Endpoint::Chat, req.model, input, req.gen, requested).await
+	let payer = payer.map(|Extension(p)| p);
+	generate(state, Endpoint::Chat, payer, req.model, input, req.gen, requested).await
 }
 
 /// `GET /v1/models`: the base model, then every adapter name the store serves.

@@ -211,6 +211,9 @@ pub struct DriveContext {
 	pub submitted_at: Instant,
 	/// Where finished requests are reported.
 	pub sink: Arc<dyn UsageSink>,
+	/// What the gate admitted the request as (payer, chain adapter); dropped, releasing its
+	/// hold, when the driver returns — after the usage is recorded.
+	pub pass: super::GatePass,
 }
 
 /// Turn the engine's events into text events. Blocking: run it with `spawn_blocking`.
@@ -311,7 +314,7 @@ pub fn drive(
 		decode_time: first_token.map(|t| now.duration_since(t)).unwrap_or_default(),
 		response_sha256: hasher.finalize().into(),
 	};
-	ctx.sink.record(&FinishedRequest {
+	let recorded = ctx.sink.record(&FinishedRequest {
 		id: ctx.id,
 		model: ctx.model,
 		adapter: ctx.adapter,
@@ -320,8 +323,19 @@ pub fn drive(
 		response_sha256: summary.response_sha256,
 		unix_time_ms: unix_time_ms(),
 		finish_reason: finish,
+		payer: ctx.pass.payer,
+		chain_adapter: ctx.pass.chain_adapter,
 	});
-	let _ = out.send(TextEvent::Done(summary));
+	match recorded {
+		Ok(()) => {
+			let _ = out.send(TextEvent::Done(summary));
+		},
+		Err(e) => {
+			tracing::error!(error = %e, "usage not recorded: failing the request");
+			let _ =
+				out.send(TextEvent::Failed(format!("the usage record could not be saved: {e}")));
+		},
+	}
 }
 
 /// Milliseconds since the Unix epoch.

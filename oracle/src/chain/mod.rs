@@ -3,6 +3,20 @@
 //! `oracle/metadata/lineage.scale` is the runtime's metadata; `scripts/metadata` regenerates it
 //! and the runtime's `metadata_is_fresh` test fails when it is stale, so the types here always
 //! match the runtime in this repository.
+//!
+//! - [`keys`]: the operator's key (file or dev URI);
+//! - [`registry`]: the registered adapters by artifact hash;
+//! - [`gate`]: chain mode's admission (registry, stored bytes, escrow) and usage journaling;
+//! - [`proofs`]: batches cut, signed, submitted, finalized and settled;
+//! - [`service`]: the connection, the registry sync and the proof loop, reconnecting;
+//! - [`operator`]: registering the operator.
+
+pub mod gate;
+pub mod keys;
+pub mod operator;
+pub mod proofs;
+pub mod registry;
+pub mod service;
 
 use subxt::{config::PolkadotConfig, extrinsics::ExtrinsicEvents, tx::Payload, OnlineClient};
 
@@ -31,9 +45,26 @@ pub enum ChainError {
 		/// What the client said.
 		reason: String,
 	},
-	/// The extrinsic was rejected, dropped, or failed on chain.
+	/// The extrinsic was rejected by the pool or dropped.
 	#[error("extrinsic failed: {0}")]
 	Extrinsic(String),
+	/// The extrinsic was included and failed on chain (its dispatch error, by name).
+	#[error("extrinsic failed on chain: {0}")]
+	Dispatch(String),
+	/// A read from the node failed (connection lost, decoding).
+	#[error("chain RPC: {0}")]
+	Rpc(String),
+	/// The chain's state does not allow this oracle to run as configured.
+	#[error("{0}")]
+	Setup(String),
+	/// The usage journal failed.
+	#[error("usage journal: {0}")]
+	Journal(String),
+}
+
+/// Maps any client error to [`ChainError::Rpc`].
+pub(crate) fn rpc_err(e: impl std::fmt::Display) -> ChainError {
+	ChainError::Rpc(e.to_string())
 }
 
 /// Connects to a Lineage node's RPC endpoint (`ws://127.0.0.1:9944` for `scripts/dev`).
@@ -74,6 +105,7 @@ where
 		.map_err(|e| err(&e))?;
 	let in_block = progress.wait_for_finalized().await.map_err(|e| err(&e))?;
 	let block_hash = in_block.block_hash();
-	let events = in_block.wait_for_success().await.map_err(|e| err(&e))?;
+	let events =
+		in_block.wait_for_success().await.map_err(|e| ChainError::Dispatch(e.to_string()))?;
 	Ok(Finalized { block_hash, events })
 }

@@ -20,6 +20,11 @@
 //! unmerged/base and unmerged/naive throughput ratios, adapter load time from disk and from host
 //! memory, and host bytes per cached adapter against the adapter's weight bytes in its file.
 //!
+//! [`run_gguf_bench`] runs the same rows over a real GGUF model (SmolLM2-135M-Instruct Q4_1 from
+//! `scripts/setup`) twice — base linears kept quantized, then dequantized to f32 — with adapters
+//! shaped for it, and compares the two (the naive row needs a dense base, so it runs only on the
+//! f32 copy). Requests ignore end-of-sequence tokens, so every row generates the same tokens.
+//!
 //! [`run_bench`] blocks: from async code, call it inside `spawn_blocking`.
 
 use std::{
@@ -35,7 +40,8 @@ use candle_core::{DType, Device};
 use rand::{distributions::WeightedIndex, prelude::Distribution, Rng, SeedableRng};
 
 use super::{
-	fixture::{ensure_fixture, FixtureAdapter, FixtureSpec},
+	fixture::{ensure_adapters, ensure_fixture, FixtureAdapter, FixtureSpec},
+	gguf::GgufMode,
 	lora::LoraAdapter,
 	model::Model,
 	request::{GenerateEvent, GenerateRequest},
@@ -165,6 +171,9 @@ pub struct BenchOptions {
 	pub device: Device,
 	/// The model's and adapters' dtype on that device (f32 on the CPU).
 	pub dtype: DType,
+	/// Serve this GGUF file, its base linears held as the mode says, instead of writing the
+	/// fixture model; `spec` then only shapes the adapters ([`FixtureSpec::smollm2`]).
+	pub gguf: Option<(PathBuf, GgufMode)>,
 }
 
 impl BenchOptions {
@@ -186,6 +195,20 @@ impl BenchOptions {
 			source: None,
 			device: Device::Cpu,
 			dtype: DType::F32,
+			gguf: None,
+		}
+	}
+
+	/// The real-model benchmark: `gguf` (SmolLM2-135M-Instruct) with its base linears quantized,
+	/// SmolLM2-shaped adapters, n = 100, otherwise as [`BenchOptions::full`]. [`run_gguf_bench`]
+	/// also runs it on the dequantized f32 base.
+	pub fn gguf(work_dir: PathBuf, gguf: PathBuf) -> Self {
+		BenchOptions {
+			spec: FixtureSpec::smollm2(),
+			adapter_counts: vec![100],
+			gguf: Some((gguf, GgufMode::Quantized)),
+			// Apart from the fixture's adapters, which have the same names.
+			..Self::full(work_dir.join("smollm2"))
 		}
 	}
 
@@ -206,6 +229,7 @@ impl BenchOptions {
 			source: None,
 			device: Device::Cpu,
 			dtype: DType::F32,
+			gguf: None,
 		}
 	}
 }
@@ -323,6 +347,7 @@ impl fmt::Display for BenchReport {
 }
 
 /// One request of the workload: its prompt and its adapter's index (popularity rank).
+#[derive(Clone)]
 struct Job {
 	prompt: Vec<u32>,
 	adapter: usize,
@@ -344,8 +369,27 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 	let max_n = opts.adapter_counts.iter().copied().max().unwrap_or(0);
 	let spec = FixtureSpec { adapters: max_n.max(opts.spec.adapters), ..opts.spec.clone() };
 	std::fs::create_dir_all(&opts.work_dir)?;
-	let manifest = ensure_fixture(&opts.work_dir, &spec).context("writing the bench fixture")?;
-	let model = Model::load_hf(&manifest.model_dir, &opts.device, opts.dtype)?;
+	let (model, adapters, file) = match &opts.gguf {
+		None => {
+			let manifest =
+				ensure_fixture(&opts.work_dir, &spec).context("writing the bench fixture")?;
+			let model = Model::load_hf(&manifest.model_dir, &opts.device, opts.dtype)?;
+			(model, manifest.adapters, String::new())
+		},
+		Some((path, mode)) => {
+			let adapters =
+				ensure_adapters(&opts.work_dir, &spec).context("writing the bench adapters")?;
+			let model = Model::load_gguf(path, &opts.device, opts.dtype, *mode)?;
+			let name = path.file_name().unwrap_or_default().to_string_lossy();
+			let held = match mode {
+				GgufMode::Quantized => "base linears kept quantized",
+				GgufMode::Dequantized => "base linears dequantized",
+			};
+			(model, adapters, format!("{name} ({held}): "))
+		},
+	};
+	// The naive server merges adapters into the weights: it needs a dense base.
+	let can_merge = !matches!(opts.gguf, Some((_, GgufMode::Quantized)));
 	let model = Arc::new(model);
 	let engine_config = EngineConfig {
 		max_batch: opts.batch,
@@ -355,7 +399,7 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 	};
 	let c = &model.config;
 	let model_desc = format!(
-		"hidden {}, {} layers, {}/{} heads, intermediate {}, vocab {}, {:?} on {} ({} CPU threads)",
+		"{file}hidden {}, {} layers, {}/{} heads, intermediate {}, vocab {}, {:?} on {} ({} CPU threads)",
 		c.hidden_size,
 		c.num_hidden_layers,
 		c.num_attention_heads,
@@ -384,9 +428,16 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 	let mut largest = None;
 	for &n in &opts.adapter_counts {
 		let jobs = workload_jobs(opts, n, c.vocab_size);
-		let resident = load_resident(&jobs, &manifest.adapters, &load)?;
+		let resident = load_resident(&jobs, &adapters, &load)?;
 		let (base, mut unmerged) =
 			base_and_unmerged(opts, &model, &engine_config, &jobs, &resident, n)?;
+		if n == max_n {
+			largest = Some((jobs.clone(), base.clone()));
+		}
+		if !can_merge {
+			rows.extend([base, unmerged]);
+			continue;
+		}
 		// (c) naive: merge one adapter at a time, serve its queue.
 		let t0 = Instant::now();
 		let mut order: Vec<usize> = Vec::new();
@@ -415,9 +466,6 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 			format!("{} merges, {:.0} ms merging", order.len(), merge_time.as_secs_f64() * 1e3),
 		);
 		unmerged.vs_naive = Some(unmerged.tokens_per_s / naive.tokens_per_s);
-		if n == max_n {
-			largest = Some((jobs, base.clone()));
-		}
 		rows.extend([base, unmerged, naive]);
 	}
 
@@ -427,7 +475,7 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 		for (i, j) in jobs.iter_mut().enumerate() {
 			j.adapter = i % opts.batch;
 		}
-		let resident = load_resident(&jobs, &manifest.adapters, &load)?;
+		let resident = load_resident(&jobs, &adapters, &load)?;
 		let (mut base, mut unmerged) =
 			base_and_unmerged(opts, &model, &engine_config, &jobs, &resident, opts.batch)?;
 		base.case = "base (rr)".into();
@@ -442,7 +490,7 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 		// Bytes of all n adapters once loaded: one load per (rank, patterns) kind.
 		let mut per_kind: HashMap<(usize, bool), usize> = HashMap::new();
 		let mut all_bytes = 0;
-		for a in manifest.adapters.iter().take(max_n) {
+		for a in adapters.iter().take(max_n) {
 			let bytes = match per_kind.get(&(a.rank, a.patterns)) {
 				Some(&b) => b,
 				None => {
@@ -454,15 +502,14 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 			all_bytes += bytes;
 		}
 		let budget_bytes = (all_bytes as f64 * opts.budget_fraction) as usize;
-		let setup =
-			SourceSetup { model: &model, adapters: &manifest.adapters[..max_n], budget_bytes };
+		let setup = SourceSetup { model: &model, adapters: &adapters[..max_n], budget_bytes };
 		let mut source: Box<dyn AdapterSource> = match &opts.source {
 			Some(factory) => factory(&setup)?,
 			None => Box::new(LruSource::new(&setup)),
 		};
 		// Warm the cache with the most popular adapters that fit.
 		let mut held = 0;
-		for a in manifest.adapters.iter().take(max_n) {
+		for a in adapters.iter().take(max_n) {
 			held += source.get(&a.name)?.weight_bytes();
 			if held >= budget_bytes {
 				break;
@@ -472,8 +519,7 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 		let t0 = Instant::now();
 		let mut reqs = Vec::with_capacity(jobs.len());
 		for j in &jobs {
-			let name =
-				&manifest.adapters.get(j.adapter).context("adapter index out of range")?.name;
+			let name = &adapters.get(j.adapter).context("adapter index out of range")?.name;
 			reqs.push((j.prompt.clone(), Some(source.get(name)?)));
 		}
 		let out = serve(&model, &engine_config, reqs)?;
@@ -496,7 +542,7 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 		rows.push(limited);
 		budget = Some((budget_bytes, all_bytes));
 	}
-	finish_report(&model, &manifest.adapters, model_desc, workload, rows, budget)
+	finish_report(&model, &adapters, model_desc, workload, rows, budget)
 }
 
 /// Distinct adapters a workload uses.
@@ -645,7 +691,7 @@ fn serve(
 				id: format!("bench-{i}"),
 				prompt,
 				adapter,
-				sampling: SamplingParams::greedy(),
+				sampling: SamplingParams { ignore_eos: true, ..SamplingParams::greedy() },
 				max_tokens: config.max_seq_len,
 				submitted_at: now,
 			})
@@ -710,4 +756,52 @@ fn row(
 		vs_naive: None,
 		detail,
 	}
+}
+
+/// [`run_gguf_bench`]'s results: the same rows on the quantized and on the dequantized base.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GgufBenchReport {
+	/// Base linears kept quantized (as in the file).
+	pub quantized: BenchReport,
+	/// Base linears dequantized to f32 (with the naive rows).
+	pub dense: BenchReport,
+}
+
+impl GgufBenchReport {
+	/// The tokens/s of the first row of `case` in `report`.
+	fn tokens_per_s(report: &BenchReport, case: &str) -> Option<f64> {
+		report.rows.iter().find(|r| r.case == case).map(|r| r.tokens_per_s)
+	}
+}
+
+impl fmt::Display for GgufBenchReport {
+	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+		writeln!(f, "## quantized base\n{}", self.quantized)?;
+		writeln!(f, "## dequantized (f32) base\n{}", self.dense)?;
+		let q = |case| Self::tokens_per_s(&self.quantized, case);
+		let d = |case| Self::tokens_per_s(&self.dense, case);
+		let line =
+			|f: &mut fmt::Formatter<'_>, what: &str, a: Option<f64>, b: Option<f64>| match (a, b) {
+				(Some(a), Some(b)) => writeln!(f, "{what}: {:.2} ({a:.1} / {b:.1} tok/s)", a / b),
+				_ => Ok(()),
+			};
+		line(f, "quantized base / f32 base", q("base"), d("base"))?;
+		line(f, "quantized unmerged / f32 unmerged", q("unmerged"), d("unmerged"))?;
+		line(f, "quantized unmerged / f32 naive merge", q("unmerged"), d("naive"))?;
+		line(f, "quantized unmerged (rr) / quantized base (rr)", q("unmerged (rr)"), q("base (rr)"))
+	}
+}
+
+/// Runs the benchmark on `opts.gguf` twice, base linears quantized then dequantized to f32 (see
+/// the module doc).
+pub fn run_gguf_bench(opts: BenchOptions) -> anyhow::Result<GgufBenchReport> {
+	let Some((path, _)) = opts.gguf.clone() else {
+		anyhow::bail!("run_gguf_bench needs BenchOptions::gguf");
+	};
+	let mut opts = opts;
+	opts.gguf = Some((path.clone(), GgufMode::Quantized));
+	let quantized = run_bench(&opts)?;
+	opts.gguf = Some((path, GgufMode::Dequantized));
+	let dense = run_bench(&opts)?;
+	Ok(GgufBenchReport { quantized, dense })
 }

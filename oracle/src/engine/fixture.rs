@@ -202,6 +202,28 @@ pub fn write_adapters(out: &Path, spec: &FixtureSpec) -> anyhow::Result<Vec<Fixt
 	(0..spec.adapters).map(|i| write_adapter(out, spec, i)).collect()
 }
 
+/// Returns the spec's adapters under `out` (as [`write_adapters`]), writing them only when
+/// `out/adapters.json` is missing or was written from another spec.
+pub fn ensure_adapters(out: &Path, spec: &FixtureSpec) -> anyhow::Result<Vec<FixtureAdapter>> {
+	#[derive(Serialize, Deserialize)]
+	struct Written {
+		spec: String,
+		adapters: Vec<FixtureAdapter>,
+	}
+	let path = out.join("adapters.json");
+	if let Ok(bytes) = std::fs::read(&path) {
+		if let Ok(w) = serde_json::from_slice::<Written>(&bytes) {
+			if w.spec == spec.fingerprint() {
+				return Ok(w.adapters);
+			}
+		}
+	}
+	let adapters = write_adapters(out, spec)?;
+	let written = Written { spec: spec.fingerprint(), adapters };
+	std::fs::write(&path, serde_json::to_vec_pretty(&written)?)?;
+	Ok(written.adapters)
+}
+
 /// Returns the fixture under `out`, writing it only when `out/manifest.json` is missing or
 /// was written from another spec.
 pub fn ensure_fixture(out: &Path, spec: &FixtureSpec) -> anyhow::Result<FixtureManifest> {

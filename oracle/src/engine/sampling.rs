@@ -17,12 +17,15 @@ pub struct SamplingParams {
 	/// Seed of the request's random stream: the same request with the same seed samples the
 	/// same tokens.
 	pub seed: u64,
+	/// Keep generating past an end-of-sequence token (vLLM's `ignore_eos`): the request runs to
+	/// `max_tokens`, as benchmarks need.
+	pub ignore_eos: bool,
 }
 
 impl SamplingParams {
 	/// Greedy decoding.
 	pub fn greedy() -> Self {
-		SamplingParams { temperature: 0.0, top_p: None, top_k: None, seed: 0 }
+		SamplingParams { temperature: 0.0, top_p: None, top_k: None, seed: 0, ignore_eos: false }
 	}
 
 	/// The candle sampling strategy these parameters describe.
@@ -80,8 +83,13 @@ mod tests {
 	#[test]
 	fn same_seed_same_tokens() {
 		let logits = Tensor::new(&[0.5f32, 0.4, 0.3, 0.2, 0.1], &Device::Cpu).expect("tensor");
-		let params =
-			SamplingParams { temperature: 1.5, top_p: Some(0.95), top_k: Some(4), seed: 7 };
+		let params = SamplingParams {
+			temperature: 1.5,
+			top_p: Some(0.95),
+			top_k: Some(4),
+			seed: 7,
+			ignore_eos: false,
+		};
 		let run = || {
 			let mut s = Sampler::new(&params);
 			(0..32).map(|_| s.sample(&logits).expect("samples")).collect::<Vec<_>>()

@@ -214,6 +214,8 @@ struct Seq {
 	last: [u32; 1],
 	generated: usize,
 	max_tokens: usize,
+	/// Generate past end-of-sequence tokens (the request's `ignore_eos`).
+	ignore_eos: bool,
 	sampler: Sampler,
 	queue_time: Duration,
 	started: Instant,
@@ -312,6 +314,7 @@ impl Worker {
 			prefilled: 0,
 			last: [0],
 			generated: 0,
+			ignore_eos: req.sampling.ignore_eos,
 			sampler: Sampler::new(&req.sampling),
 			queue_time,
 			started,
@@ -409,7 +412,7 @@ impl Worker {
 					continue;
 				},
 			};
-			if self.eos.contains(&token) {
+			if !s.ignore_eos && self.eos.contains(&token) {
 				s.finish(FinishReason::Stop);
 				continue;
 			}

@@ -15,6 +15,7 @@ macro_rules! submit {
 }
 
 mod node;
+mod oracle;
 mod registry;
 mod transfer;
 mod usage;

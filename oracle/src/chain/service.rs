@@ -1,0 +1,273 @@
+//! The oracle joined to the chain: one connection shared by everything ([`ChainLink`]), the
+//! registry sync that follows finalized blocks, and the proof loop, each reconnecting after the
+//! node goes away.
+//!
+//! [`ChainService::connect`] runs before the HTTP server starts: it waits for the node, checks
+//! that the operator is registered with this key, loads the registry and builds the
+//! [`ChainGate`]; [`ChainService::spawn`] then starts the background tasks over the server's
+//! state (a revoked adapter is unloaded from its cache).
+
+use std::{
+	sync::{Arc, RwLock},
+	time::Duration,
+};
+
+use subxt::utils::AccountId32;
+use subxt_signer::sr25519::Keypair;
+
+use super::{
+	connect,
+	gate::ChainGate,
+	keys::account_of,
+	lineage::{self, runtime_types::pallet_usage::OperatorStatus},
+	proofs::proof_round,
+	registry::{load_adapters, Registry},
+	rpc_err, ChainError, LineageClient,
+};
+use crate::{
+	adapters::store::AdapterStore,
+	api::{payer::PayerContext, AppState},
+	journal::{BatchLimits, Journal},
+};
+
+/// The current connection to the node, replaced when the sync task reconnects.
+#[derive(Default)]
+pub struct ChainLink {
+	client: RwLock<Option<LineageClient>>,
+}
+
+impl ChainLink {
+	/// The client, while connected.
+	pub fn client(&self) -> Option<LineageClient> {
+		self.client.read().unwrap_or_else(|e| e.into_inner()).clone()
+	}
+
+	fn set(&self, client: Option<LineageClient>) {
+		*self.client.write().unwrap_or_else(|e| e.into_inner()) = client;
+	}
+}
+
+/// How the oracle works with the chain.
+#[derive(Clone, Debug)]
+pub struct ChainConfig {
+	/// The node's RPC URL (`ws://127.0.0.1:9944`).
+	pub url: String,
+	/// How often a batch is cut from the journal and settlement is tried.
+	pub batch_interval: Duration,
+	/// The size limits of one batch (the runtime's `MaxEntriesPerBatch`, `MaxAdaptersPerBatch`).
+	pub limits: BatchLimits,
+	/// How far a payer's signed timestamp may be from the oracle's clock.
+	pub max_skew_ms: u64,
+	/// Serve the base model alone to signed payers, free ([`ChainGate::with_free_base`]).
+	pub free_base: bool,
+}
+
+impl ChainConfig {
+	/// Defaults for `url`: a batch every 2 s, the runtime's limits, 5 minutes of clock skew.
+	pub fn new(url: impl Into<String>) -> Self {
+		ChainConfig {
+			url: url.into(),
+			batch_interval: Duration::from_secs(2),
+			limits: BatchLimits { max_entries: 16_384, max_adapters: 64, max_records: 100_000 },
+			max_skew_ms: 300_000,
+			free_base: false,
+		}
+	}
+}
+
+/// The oracle's chain side, connected and checked.
+pub struct ChainService {
+	config: ChainConfig,
+	key: Keypair,
+	link: Arc<ChainLink>,
+	registry: Arc<Registry>,
+	journal: Arc<Journal>,
+	gate: Arc<ChainGate>,
+	genesis: [u8; 32],
+}
+
+/// Connects to `url`, retrying every second until the node answers (logging each failure).
+async fn connect_retrying(url: &str) -> LineageClient {
+	let mut delay = Duration::from_millis(500);
+	loop {
+		match connect(url).await {
+			Ok(client) => return client,
+			Err(e) => tracing::warn!(error = %e, "waiting for the node"),
+		}
+		tokio::time::sleep(delay).await;
+		delay = (delay * 2).min(Duration::from_secs(5));
+	}
+}
+
+impl ChainService {
+	/// Waits for the node, checks the operator's registration, loads the registry and the
+	/// journal's outstanding usage.
+	pub async fn connect(
+		config: ChainConfig,
+		key: Keypair,
+		journal: Arc<Journal>,
+		store: Arc<AdapterStore>,
+	) -> Result<ChainService, ChainError> {
+		let client = connect_retrying(&config.url).await;
+		let operator = account_of(&key);
+		// An operator not registered yet is waited for (scripts/dev registers it once the
+		// oracle runs); every other mismatch is an error.
+		let info = loop {
+			let at = client.at_current_block().await.map_err(rpc_err)?;
+			let info = at
+				.storage()
+				.try_fetch(lineage::storage().usage().operators(), (operator,))
+				.await
+				.map_err(rpc_err)?;
+			match info {
+				Some(info) => break info.decode().map_err(rpc_err)?,
+				None => {
+					tracing::warn!(
+						%operator,
+						"not a registered operator yet: run `lineage-oracle operator register` \
+						 with this key; waiting"
+					);
+					tokio::time::sleep(Duration::from_secs(2)).await;
+				},
+			}
+		};
+		if info.signing_key != key.public_key().0 {
+			return Err(ChainError::Setup(format!(
+				"operator {operator} is registered with another signing key (0x{}): rotate it \
+				 with Usage::rotate_key or use that key",
+				hex::encode(info.signing_key)
+			)));
+		}
+		if !matches!(info.status, OperatorStatus::Active) {
+			return Err(ChainError::Setup(format!(
+				"operator {operator} is leaving: it cannot be charged for new usage"
+			)));
+		}
+		let registry = Arc::new(Registry::new());
+		let (adapters, block) = load_adapters(&client).await?;
+		registry.replace(adapters, block);
+		let link = Arc::new(ChainLink::default());
+		let genesis = client.genesis_hash().0;
+		link.set(Some(client));
+		let gate = Arc::new(
+			ChainGate::new(registry.clone(), link.clone(), store, operator, journal.clone())
+				.with_free_base(config.free_base),
+		);
+		gate.refresh_outstanding().map_err(ChainError::Journal)?;
+		tracing::info!(
+			%operator,
+			adapters = registry.len(),
+			block,
+			"joined the chain as operator"
+		);
+		Ok(ChainService { config, key, link, registry, journal, gate, genesis })
+	}
+
+	/// The gate requests pass through.
+	pub fn gate(&self) -> &Arc<ChainGate> {
+		&self.gate
+	}
+
+	/// The registry.
+	pub fn registry(&self) -> &Arc<Registry> {
+		&self.registry
+	}
+
+	/// The operator's account.
+	pub fn operator(&self) -> AccountId32 {
+		account_of(&self.key)
+	}
+
+	/// What payers sign for this chain and operator.
+	pub fn payer_context(&self) -> PayerContext {
+		PayerContext {
+			genesis_hash: self.genesis,
+			operator: self.operator().0,
+			max_skew_ms: self.config.max_skew_ms,
+		}
+	}
+
+	/// Starts the registry sync and the proof loop over the server's `state`.
+	pub fn spawn(self, state: AppState) {
+		let ChainService { config, key, link, registry, journal, gate, .. } = self;
+		tokio::spawn(follow_loop(config.url.clone(), link.clone(), registry, state));
+		tokio::spawn(proof_loop(config, key, link, journal, gate));
+	}
+}
+
+/// Follows finalized blocks, reloading the registry when a block has a `Models` event, and
+/// reconnects (replacing the shared client) whenever the node goes away.
+async fn follow_loop(url: String, link: Arc<ChainLink>, registry: Arc<Registry>, state: AppState) {
+	loop {
+		let client = match link.client() {
+			Some(c) => c,
+			None => {
+				let c = connect_retrying(&url).await;
+				tracing::info!("reconnected to the node");
+				link.set(Some(c.clone()));
+				c
+			},
+		};
+		if let Err(e) = follow(&client, &registry, &state).await {
+			tracing::warn!(error = %e, "lost the node; reconnecting");
+		}
+		link.set(None);
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+}
+
+async fn follow(
+	client: &LineageClient,
+	registry: &Registry,
+	state: &AppState,
+) -> Result<(), ChainError> {
+	reload(client, registry, state).await?;
+	let mut blocks = client.stream_blocks().await.map_err(rpc_err)?;
+	while let Some(block) = blocks.next().await {
+		let block = block.map_err(rpc_err)?;
+		let at = block.at().await.map_err(rpc_err)?;
+		let events = at.events().fetch().await.map_err(rpc_err)?;
+		let models_changed =
+			events.iter().any(|e| e.map(|e| e.pallet_name() == "Models").unwrap_or(true));
+		if models_changed {
+			reload(client, registry, state).await?;
+		}
+	}
+	Err(ChainError::Rpc("the finalized block stream ended".into()))
+}
+
+/// Reloads the registry and unloads newly revoked adapters from the cache.
+async fn reload(
+	client: &LineageClient,
+	registry: &Registry,
+	state: &AppState,
+) -> Result<(), ChainError> {
+	let (adapters, block) = load_adapters(client).await?;
+	for hash in registry.replace(adapters, block) {
+		let unloaded = state.cache().unload(&hex::encode(hash.0));
+		tracing::info!(artifact = %format!("0x{}", hex::encode(hash.0)), unloaded, "adapter revoked on chain: no longer served");
+	}
+	tracing::debug!(block, adapters = registry.len(), "registry synced");
+	Ok(())
+}
+
+/// Runs [`proof_round`] every `batch_interval` while connected, and prunes old payer nonces.
+async fn proof_loop(
+	config: ChainConfig,
+	key: Keypair,
+	link: Arc<ChainLink>,
+	journal: Arc<Journal>,
+	gate: Arc<ChainGate>,
+) {
+	loop {
+		tokio::time::sleep(config.batch_interval).await;
+		let Some(client) = link.client() else { continue };
+		if let Err(e) = proof_round(&client, &journal, &key, &gate, config.limits).await {
+			tracing::warn!(error = %e, "proof round failed; retrying");
+		}
+		let cutoff = crate::api::text::unix_time_ms().saturating_sub(2 * config.max_skew_ms);
+		if let Err(e) = journal.prune_nonces(cutoff) {
+			tracing::warn!(error = %e, "pruning payer nonces failed");
+		}
+	}
+}
