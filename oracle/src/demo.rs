@@ -169,9 +169,9 @@ pub struct DemoReport {
 	pub earners: Vec<Earner>,
 }
 
-/// Formats an amount in LIN with 4 decimals.
+/// Formats an amount in LIN with 6 decimals (rounded down).
 pub fn lin(amount: u128) -> String {
-	format!("{}.{:04}", amount / UNIT, (amount % UNIT) / (UNIT / 10_000))
+	format!("{}.{:06}", amount / UNIT, (amount % UNIT) / (UNIT / 1_000_000))
 }
 
 impl fmt::Display for DemoReport {

@@ -435,6 +435,7 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 			largest = Some((jobs.clone(), base.clone()));
 		}
 		if !can_merge {
+			log_rows(&[&base, &unmerged]);
 			rows.extend([base, unmerged]);
 			continue;
 		}
@@ -466,6 +467,7 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 			format!("{} merges, {:.0} ms merging", order.len(), merge_time.as_secs_f64() * 1e3),
 		);
 		unmerged.vs_naive = Some(unmerged.tokens_per_s / naive.tokens_per_s);
+		log_rows(&[&base, &unmerged, &naive]);
 		rows.extend([base, unmerged, naive]);
 	}
 
@@ -481,6 +483,7 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 		base.case = "base (rr)".into();
 		unmerged.case = "unmerged (rr)".into();
 		unmerged.detail = format!("{} distinct adapters per wave", opts.batch);
+		log_rows(&[&base, &unmerged]);
 		rows.extend([base, unmerged]);
 	}
 
@@ -539,10 +542,24 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 			),
 		);
 		limited.vs_base = Some(limited.tokens_per_s / base.tokens_per_s);
+		log_rows(&[&limited]);
 		rows.push(limited);
 		budget = Some((budget_bytes, all_bytes));
 	}
 	finish_report(&model, &adapters, model_desc, workload, rows, budget)
+}
+
+/// Logs measured rows as they come (a full run takes minutes).
+fn log_rows(rows: &[&BenchRow]) {
+	for r in rows {
+		tracing::info!(
+			case = %r.case,
+			n = r.adapters,
+			tokens_per_s = format!("{:.1}", r.tokens_per_s),
+			wall_s = format!("{:.1}", r.wall.as_secs_f64()),
+			"bench row"
+		);
+	}
 }
 
 /// Distinct adapters a workload uses.

@@ -7,7 +7,7 @@
 use std::{
 	fs::File,
 	net::TcpListener,
-	path::PathBuf,
+	path::{Path, PathBuf},
 	process::{Child, Command, Stdio},
 	time::{Duration, Instant},
 };
@@ -23,8 +23,9 @@ pub struct DevNode {
 	child: Child,
 	/// The node's RPC URL.
 	pub url: String,
+	port: u16,
 	log: PathBuf,
-	_dir: TempDir,
+	dir: TempDir,
 }
 
 /// A temporary folder removed on drop.
@@ -63,6 +64,22 @@ fn dev_spec() -> PathBuf {
 	spec
 }
 
+fn spawn(bin: &Path, spec: &Path, dir: &Path, port: u16, log: &Path) -> Child {
+	let out = File::create(log).expect("cannot create the node log");
+	Command::new(bin)
+		.arg("--chain")
+		.arg(spec)
+		.args(["--dev", "--dev-block-time", "1000", "--base-path"])
+		.arg(dir.join("data"))
+		.args(["--rpc-port", &port.to_string()])
+		.args(["--listen-addr", "/ip4/127.0.0.1/tcp/0"])
+		.args(["--no-mdns", "--no-prometheus", "--no-telemetry", "--no-hardware-benchmarks"])
+		.stdout(Stdio::null())
+		.stderr(out)
+		.spawn()
+		.unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()))
+}
+
 fn free_port() -> u16 {
 	TcpListener::bind("127.0.0.1:0")
 		.and_then(|l| l.local_addr())
@@ -79,23 +96,22 @@ impl DevNode {
 		let dir = std::env::temp_dir().join(format!("lineage-e2e-{}-{port}", std::process::id()));
 		std::fs::create_dir_all(&dir).expect("cannot create a temporary folder");
 		let log = dir.join("node.log");
-		let out = File::create(&log).expect("cannot create the node log");
-		let child = Command::new(&bin)
-			.arg("--chain")
-			.arg(&spec)
-			.args(["--dev", "--dev-block-time", "1000", "--base-path"])
-			.arg(dir.join("data"))
-			.args(["--rpc-port", &port.to_string()])
-			.args(["--listen-addr", "/ip4/127.0.0.1/tcp/0"])
-			.args(["--no-mdns", "--no-prometheus", "--no-telemetry", "--no-hardware-benchmarks"])
-			.stdout(Stdio::null())
-			.stderr(out)
-			.spawn()
-			.unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+		let child = spawn(&bin, &spec, &dir, port, &log);
 		let mut node =
-			DevNode { child, url: format!("ws://127.0.0.1:{port}"), log, _dir: TempDir(dir) };
+			DevNode { child, url: format!("ws://127.0.0.1:{port}"), port, log, dir: TempDir(dir) };
 		let client = node.wait_until_finalizing().await;
 		(node, client)
+	}
+
+	/// Stops the node (SIGKILL), keeps it down for `down`, and starts it again on the same port
+	/// and database: the chain goes on from its last block.
+	pub async fn restart(&mut self, down: Duration) -> LineageClient {
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+		tokio::time::sleep(down).await;
+		self.log = self.dir.0.join("node-restarted.log");
+		self.child = spawn(&node_binary(), &dev_spec(), &self.dir.0, self.port, &self.log);
+		self.wait_until_finalizing().await
 	}
 
 	/// The last lines of the node's log, for failure messages.

@@ -346,3 +346,36 @@ async fn revoked_adapters_and_payers_without_escrow_are_refused() {
 		eve_asks(&client, &oracle, &setup, &dev::eve(), &setup.adapters[0].0).await;
 	assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn the_oracle_reconnects_after_the_node_restarts() {
+	let (mut node, client) = DevNode::start().await;
+	let fx = Fixture::write("reconnect");
+	let (oracle, setup) = start_with_setup(&node, &client, &fx).await;
+	let eve = dev::eve();
+	let name = setup.adapters[0].0.clone();
+	let (status, body) = eve_asks(&client, &oracle, &setup, &eve, &name).await;
+	assert_eq!(status, 200, "{body}");
+	let mut paid = fee(&body);
+
+	// The node goes away for a few seconds and comes back with its database.
+	let client = node.restart(Duration::from_secs(3)).await;
+	let deadline = Instant::now() + Duration::from_secs(60);
+	loop {
+		let (status, body) = eve_asks(&client, &oracle, &setup, &eve, &name).await;
+		if status == 200 {
+			paid += fee(&body);
+			break;
+		}
+		// Escrow cannot be read while the oracle reconnects: 503, never an answer unbilled.
+		assert_eq!(status, 503, "{body}");
+		assert!(
+			Instant::now() < deadline,
+			"no answer 60 s after the node came back:\n{}",
+			oracle.log_text()
+		);
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+	wait_settled(&client, &setup, setup.escrow - paid, &oracle).await;
+	assert!(oracle.log_text().contains("reconnected to the node"), "{}", oracle.log_text());
+}
