@@ -11,7 +11,7 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
-use candle_core::{DType, Device};
+use candle_core::{quantized::GgmlDType, DType, Device};
 use clap::{Parser, Subcommand};
 use lineage_oracle::{
 	adapters::{cache::BenchCacheSource, store::AdapterStore, AdapterLimits},
@@ -26,7 +26,7 @@ use lineage_oracle::{
 	engine::{
 		bench::{run_bench, run_gguf_bench, BenchOptions},
 		fixture::{write_adapters, write_fixture, FixtureSpec},
-		EngineConfig,
+		EngineConfig, GgufMode,
 	},
 	journal::Journal,
 };
@@ -133,6 +133,10 @@ struct ServeArgs {
 	/// SmolLM2-135M-Instruct Q4_1 that `scripts/setup` downloads.
 	#[arg(long)]
 	gguf: Option<PathBuf>,
+	/// How the GGUF's base linears are held: `file` (its own block types), `q8_0` (requantized
+	/// at load: candle's CPU kernels for Q4_1 are scalar, Q8_0's use AVX2) or `f32`.
+	#[arg(long, default_value = "file", requires = "gguf")]
+	gguf_weights: String,
 	/// The adapter store's folder.
 	#[arg(long, env = "LINEAGE_ADAPTERS_DIR")]
 	adapters_dir: PathBuf,
@@ -299,6 +303,12 @@ fn serve_config(a: ServeArgs) -> anyhow::Result<ServerConfig> {
 	config.preload = a.preload;
 	config.max_body_bytes = a.max_body_bytes;
 	config.default_max_tokens = a.default_max_tokens;
+	config.gguf_mode = match a.gguf_weights.as_str() {
+		"file" => GgufMode::Quantized,
+		"q8_0" => GgufMode::Requantized(GgmlDType::Q8_0),
+		"f32" => GgufMode::Dequantized,
+		other => anyhow::bail!("unknown --gguf-weights {other:?}: file, q8_0 or f32"),
+	};
 	Ok(config)
 }
 

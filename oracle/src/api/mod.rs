@@ -14,6 +14,10 @@
 //! `model` is the base model's id, an adapter's name, or an adapter's artifact hash (`0x…`) when
 //! a served name points at it.
 //!
+//! In chain mode ([`Services`] with a [`payer::PayerAuth`] and the chain's [`RequestGate`]), the
+//! two generation routes take only requests signed by their payer ([`payer`]), and the gate
+//! checks the adapter's registration and the payer's escrow before any inference.
+//!
 //! How a request flows (as TGI's router does it): a semaphore admits it or answers 429
 //! (its size is the engine's batch plus its queue, unless configured); the handler validates,
 //! tokenises on the blocking pool, gets the adapter from the [`AdapterCache`] (loading it once
@@ -88,6 +92,8 @@ pub struct ServerConfig {
 	pub max_body_bytes: usize,
 	/// `max_tokens` when a request sets none (capped to the room the prompt leaves).
 	pub default_max_tokens: usize,
+	/// How a GGUF model's base linears are held ([`GgufMode::Quantized`]: as in the file).
+	pub gguf_mode: GgufMode,
 }
 
 impl ServerConfig {
@@ -107,6 +113,7 @@ impl ServerConfig {
 			preload: Vec::new(),
 			max_body_bytes: 4 << 20,
 			default_max_tokens: 256,
+			gguf_mode: GgufMode::Quantized,
 		}
 	}
 }
@@ -301,9 +308,10 @@ pub async fn build_state_with(
 	services: Services,
 ) -> anyhow::Result<AppState> {
 	let (dir, device, dtype) = (config.model_dir.clone(), config.device.clone(), config.dtype);
+	let gguf_mode = config.gguf_mode;
 	let model = tokio::task::spawn_blocking(move || {
 		if dir.is_file() && dir.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
-			Model::load_gguf(&dir, &device, dtype, GgufMode::Quantized)
+			Model::load_gguf(&dir, &device, dtype, gguf_mode)
 		} else {
 			Model::load_hf(&dir, &device, dtype)
 		}

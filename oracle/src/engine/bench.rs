@@ -36,7 +36,7 @@ use std::{
 };
 
 use anyhow::Context;
-use candle_core::{DType, Device};
+use candle_core::{quantized::GgmlDType, DType, Device};
 use rand::{distributions::WeightedIndex, prelude::Distribution, Rng, SeedableRng};
 
 use super::{
@@ -200,12 +200,15 @@ impl BenchOptions {
 	}
 
 	/// The real-model benchmark: `gguf` (SmolLM2-135M-Instruct) with its base linears quantized,
-	/// SmolLM2-shaped adapters, n = 100, otherwise as [`BenchOptions::full`]. [`run_gguf_bench`]
-	/// also runs it on the dequantized f32 base.
+	/// SmolLM2-shaped adapters, n = 100, 32 requests of 16 output tokens (one full decode wave:
+	/// the Q4_1 rows run at ~20 tokens/s on 2 CPU cores), otherwise as [`BenchOptions::full`].
+	/// [`run_gguf_bench`] also runs it requantized to Q8_0 and dequantized to f32.
 	pub fn gguf(work_dir: PathBuf, gguf: PathBuf) -> Self {
 		BenchOptions {
 			spec: FixtureSpec::smollm2(),
 			adapter_counts: vec![100],
+			requests: 32,
+			output_len: 16,
 			gguf: Some((gguf, GgufMode::Quantized)),
 			// Apart from the fixture's adapters, which have the same names.
 			..Self::full(work_dir.join("smollm2"))
@@ -382,14 +385,15 @@ pub fn run_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
 			let model = Model::load_gguf(path, &opts.device, opts.dtype, *mode)?;
 			let name = path.file_name().unwrap_or_default().to_string_lossy();
 			let held = match mode {
-				GgufMode::Quantized => "base linears kept quantized",
-				GgufMode::Dequantized => "base linears dequantized",
+				GgufMode::Quantized => "base linears kept quantized".to_string(),
+				GgufMode::Requantized(to) => format!("base linears requantized to {to:?}"),
+				GgufMode::Dequantized => "base linears dequantized".to_string(),
 			};
 			(model, adapters, format!("{name} ({held}): "))
 		},
 	};
 	// The naive server merges adapters into the weights: it needs a dense base.
-	let can_merge = !matches!(opts.gguf, Some((_, GgufMode::Quantized)));
+	let can_merge = !matches!(opts.gguf, Some((_, GgufMode::Quantized | GgufMode::Requantized(_))));
 	let model = Arc::new(model);
 	let engine_config = EngineConfig {
 		max_batch: opts.batch,
@@ -775,11 +779,14 @@ fn row(
 	}
 }
 
-/// [`run_gguf_bench`]'s results: the same rows on the quantized and on the dequantized base.
+/// [`run_gguf_bench`]'s results: the same rows on the quantized, the requantized (Q8_0) and the
+/// dequantized base.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GgufBenchReport {
 	/// Base linears kept quantized (as in the file).
 	pub quantized: BenchReport,
+	/// Base linears requantized to Q8_0 at load.
+	pub q8_0: BenchReport,
 	/// Base linears dequantized to f32 (with the naive rows).
 	pub dense: BenchReport,
 }
@@ -793,9 +800,11 @@ impl GgufBenchReport {
 
 impl fmt::Display for GgufBenchReport {
 	fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-		writeln!(f, "## quantized base\n{}", self.quantized)?;
+		writeln!(f, "## quantized base (as in the file)\n{}", self.quantized)?;
+		writeln!(f, "## requantized (Q8_0) base\n{}", self.q8_0)?;
 		writeln!(f, "## dequantized (f32) base\n{}", self.dense)?;
 		let q = |case| Self::tokens_per_s(&self.quantized, case);
+		let q8 = |case| Self::tokens_per_s(&self.q8_0, case);
 		let d = |case| Self::tokens_per_s(&self.dense, case);
 		let line =
 			|f: &mut fmt::Formatter<'_>, what: &str, a: Option<f64>, b: Option<f64>| match (a, b) {
@@ -803,8 +812,12 @@ impl fmt::Display for GgufBenchReport {
 				_ => Ok(()),
 			};
 		line(f, "quantized base / f32 base", q("base"), d("base"))?;
+		line(f, "Q8_0 base / f32 base", q8("base"), d("base"))?;
 		line(f, "quantized unmerged / f32 unmerged", q("unmerged"), d("unmerged"))?;
 		line(f, "quantized unmerged / f32 naive merge", q("unmerged"), d("naive"))?;
+		line(f, "Q8_0 unmerged / f32 naive merge", q8("unmerged"), d("naive"))?;
+		line(f, "Q8_0 unmerged / Q8_0 base", q8("unmerged"), q8("base"))?;
+		line(f, "f32 unmerged / f32 base", d("unmerged"), d("base"))?;
 		line(f, "quantized unmerged (rr) / quantized base (rr)", q("unmerged (rr)"), q("base (rr)"))
 	}
 }
@@ -818,7 +831,9 @@ pub fn run_gguf_bench(opts: BenchOptions) -> anyhow::Result<GgufBenchReport> {
 	let mut opts = opts;
 	opts.gguf = Some((path.clone(), GgufMode::Quantized));
 	let quantized = run_bench(&opts)?;
+	opts.gguf = Some((path.clone(), GgufMode::Requantized(GgmlDType::Q8_0)));
+	let q8_0 = run_bench(&opts)?;
 	opts.gguf = Some((path, GgufMode::Dequantized));
 	let dense = run_bench(&opts)?;
-	Ok(GgufBenchReport { quantized, dense })
+	Ok(GgufBenchReport { quantized, q8_0, dense })
 }
