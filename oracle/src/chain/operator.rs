@@ -54,6 +54,23 @@ pub async fn register(
 		}
 		return Ok(Registration::AlreadyRegistered { operator });
 	}
+	let bond =
+		at.constants().entry(lineage::constants().usage().operator_bond()).map_err(rpc_err)?;
+	let free = at
+		.storage()
+		.try_fetch(lineage::storage().system().account(), (operator,))
+		.await
+		.map_err(rpc_err)?
+		.map(|v| v.decode())
+		.transpose()
+		.map_err(rpc_err)?
+		.map_or(0, |a| a.data.free);
+	if free <= bond {
+		return Err(ChainError::Setup(format!(
+			"{operator} has {free} free: the bond is {bond}, plus transaction fees; fund the \
+			 account first (units of 10^-10 LIN)"
+		)));
+	}
 	let call = lineage::tx()
 		.usage()
 		.register_operator(key.public_key().0, BoundedVec(endpoint.as_bytes().to_vec()));
