@@ -8,13 +8,12 @@ use lineage_oracle::chain::{
 	lineage::{
 		self,
 		runtime_types::{
-			bounded_collections::bounded_vec::BoundedVec,
-			lineage_primitives::{usage as wire, DatanetVersionRef},
-			pallet_datanets::ContributionPolicy,
-			pallet_models::Price,
+			bounded_collections::bounded_vec::BoundedVec, lineage_primitives::DatanetVersionRef,
+			pallet_datanets::ContributionPolicy, pallet_models::Price,
 			sp_arithmetic::per_things::Perbill,
 		},
 	},
+	proofs::to_wire,
 	submit_and_finalize, LineageClient,
 };
 use lineage_primitives::usage::{
@@ -43,26 +42,6 @@ async fn wait_for_block(client: &LineageClient, number: u32) {
 		tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 	}
 	panic!("the chain did not reach block {number} in 60 s");
-}
-
-/// The batch in the generated client types (the same SCALE bytes as the primitives' type).
-fn to_wire(batch: &UsageBatch<lineage_primitives::AccountId>) -> wire::UsageBatch<AccountId32> {
-	wire::UsageBatch {
-		operator: AccountId32(batch.operator.clone().into()),
-		sequence: batch.sequence,
-		entries: batch
-			.entries
-			.iter()
-			.map(|e| wire::UsageEntry {
-				payer: AccountId32(e.payer.clone().into()),
-				adapter: e.adapter,
-				requests: e.requests,
-				input_tokens: e.input_tokens,
-				output_tokens: e.output_tokens,
-			})
-			.collect(),
-		records_root: batch.records_root,
-	}
 }
 
 #[tokio::test]
