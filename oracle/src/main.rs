@@ -353,7 +353,7 @@ async fn serve_command(a: ServeArgs) -> anyhow::Result<()> {
 		)),
 	};
 	let state = build_state_with(&config, services).await?;
-	chain.spawn(state.clone());
+	chain.spawn(state.clone())?;
 	let listener = tokio::net::TcpListener::bind(config.addr)
 		.await
 		.with_context(|| format!("binding {}", config.addr))?;

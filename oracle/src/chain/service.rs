@@ -12,6 +12,7 @@ use std::{
 	time::Duration,
 };
 
+use prometheus::{IntCounterVec, IntGauge, Opts};
 use subxt::utils::AccountId32;
 use subxt_signer::sr25519::Keypair;
 
@@ -20,7 +21,7 @@ use super::{
 	gate::ChainGate,
 	keys::account_of,
 	lineage::{self, runtime_types::pallet_usage::OperatorStatus},
-	proofs::proof_round,
+	proofs::{proof_round, RoundReport},
 	registry::{load_adapters, Registry},
 	rpc_err, ChainError, LineageClient,
 };
@@ -187,17 +188,84 @@ impl ChainService {
 		}
 	}
 
-	/// Starts the registry sync and the proof loop over the server's `state`.
-	pub fn spawn(self, state: AppState) {
+	/// Starts the registry sync and the proof loop over the server's `state`, registering their
+	/// metrics in the server's registry.
+	pub fn spawn(self, state: AppState) -> Result<(), ChainError> {
 		let ChainService { config, key, link, registry, journal, gate, .. } = self;
-		tokio::spawn(follow_loop(config.url.clone(), link.clone(), registry, state));
-		tokio::spawn(proof_loop(config, key, link, journal, gate));
+		let metrics = Arc::new(
+			ChainMetrics::new(state.metrics().registry())
+				.map_err(|e| ChainError::Setup(format!("registering chain metrics: {e}")))?,
+		);
+		tokio::spawn(follow_loop(
+			config.url.clone(),
+			link.clone(),
+			registry,
+			state,
+			metrics.clone(),
+		));
+		tokio::spawn(proof_loop(config, key, link, journal, gate, metrics));
+		Ok(())
+	}
+}
+
+/// The chain side's Prometheus metrics (in the server's registry, served at `/metrics`).
+pub struct ChainMetrics {
+	/// `lineage_chain_connected`: 1 while connected to the node.
+	pub connected: IntGauge,
+	/// `lineage_registry_adapters`: adapters registered on chain, as last synced.
+	pub registry_adapters: IntGauge,
+	/// `lineage_usage_records_pending`: journaled records not yet in a batch.
+	pub pending_records: IntGauge,
+	/// `lineage_usage_batches_total{outcome}`: batches finalized, reconciled (found on chain
+	/// after a restart), rejected and settled.
+	pub batches: IntCounterVec,
+}
+
+impl ChainMetrics {
+	/// Creates the metrics and registers them in `registry`.
+	pub fn new(registry: &prometheus::Registry) -> prometheus::Result<Self> {
+		let m = ChainMetrics {
+			connected: IntGauge::new("lineage_chain_connected", "1 while connected to the node")?,
+			registry_adapters: IntGauge::new(
+				"lineage_registry_adapters",
+				"Adapters registered on chain, as last synced",
+			)?,
+			pending_records: IntGauge::new(
+				"lineage_usage_records_pending",
+				"Journaled usage records not yet in a batch",
+			)?,
+			batches: IntCounterVec::new(
+				Opts::new("lineage_usage_batches_total", "Usage batches, by outcome"),
+				&["outcome"],
+			)?,
+		};
+		registry.register(Box::new(m.connected.clone()))?;
+		registry.register(Box::new(m.registry_adapters.clone()))?;
+		registry.register(Box::new(m.pending_records.clone()))?;
+		registry.register(Box::new(m.batches.clone()))?;
+		Ok(m)
+	}
+
+	fn observe_round(&self, r: &RoundReport) {
+		let add = |outcome: &str, n: usize| {
+			self.batches.with_label_values(&[outcome]).inc_by(n as u64);
+		};
+		add("finalized", usize::from(r.finalized.is_some()));
+		add("reconciled", r.reconciled.len());
+		add("rejected", usize::from(r.rejected.is_some()));
+		add("settled", r.settled.len());
 	}
 }
 
 /// Follows finalized blocks, reloading the registry when a block has a `Models` event, and
 /// reconnects (replacing the shared client) whenever the node goes away.
-async fn follow_loop(url: String, link: Arc<ChainLink>, registry: Arc<Registry>, state: AppState) {
+async fn follow_loop(
+	url: String,
+	link: Arc<ChainLink>,
+	registry: Arc<Registry>,
+	state: AppState,
+	metrics: Arc<ChainMetrics>,
+) {
 	loop {
 		let client = match link.client() {
 			Some(c) => c,
@@ -208,9 +276,11 @@ async fn follow_loop(url: String, link: Arc<ChainLink>, registry: Arc<Registry>,
 				c
 			},
 		};
-		if let Err(e) = follow(&client, &registry, &state).await {
+		metrics.connected.set(1);
+		if let Err(e) = follow(&client, &registry, &state, &metrics).await {
 			tracing::warn!(error = %e, "lost the node; reconnecting");
 		}
+		metrics.connected.set(0);
 		link.set(None);
 		tokio::time::sleep(Duration::from_millis(500)).await;
 	}
@@ -220,8 +290,10 @@ async fn follow(
 	client: &LineageClient,
 	registry: &Registry,
 	state: &AppState,
+	metrics: &ChainMetrics,
 ) -> Result<(), ChainError> {
 	reload(client, registry, state).await?;
+	metrics.registry_adapters.set(registry.len() as i64);
 	let mut blocks = client.stream_blocks().await.map_err(rpc_err)?;
 	while let Some(block) = blocks.next().await {
 		let block = block.map_err(rpc_err)?;
@@ -231,6 +303,7 @@ async fn follow(
 			events.iter().any(|e| e.map(|e| e.pallet_name() == "Models").unwrap_or(true));
 		if models_changed {
 			reload(client, registry, state).await?;
+			metrics.registry_adapters.set(registry.len() as i64);
 		}
 	}
 	Err(ChainError::Rpc("the finalized block stream ended".into()))
@@ -258,12 +331,17 @@ async fn proof_loop(
 	link: Arc<ChainLink>,
 	journal: Arc<Journal>,
 	gate: Arc<ChainGate>,
+	metrics: Arc<ChainMetrics>,
 ) {
 	loop {
 		tokio::time::sleep(config.batch_interval).await;
 		let Some(client) = link.client() else { continue };
-		if let Err(e) = proof_round(&client, &journal, &key, &gate, config.limits).await {
-			tracing::warn!(error = %e, "proof round failed; retrying");
+		match proof_round(&client, &journal, &key, &gate, config.limits).await {
+			Ok(report) => metrics.observe_round(&report),
+			Err(e) => tracing::warn!(error = %e, "proof round failed; retrying"),
+		}
+		if let Ok(n) = journal.pending_count() {
+			metrics.pending_records.set(n as i64);
 		}
 		let cutoff = crate::api::text::unix_time_ms().saturating_sub(2 * config.max_skew_ms);
 		if let Err(e) = journal.prune_nonces(cutoff) {

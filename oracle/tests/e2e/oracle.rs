@@ -238,6 +238,28 @@ async fn the_demo_path_pays_everyone_their_exact_share() {
 	assert_eq!(by_name("operator"), fee * 10 / 100);
 	assert_eq!(by_name("treasury"), fee * 5 / 100);
 	assert_eq!(report.earners.iter().map(|e| e.amount).sum::<u128>(), fee);
+	// The chain side's metrics (the oracle's bookkeeping may trail the chain by a round).
+	let settled = format!("lineage_usage_batches_total{{outcome=\"settled\"}} {}", report.batches);
+	let want = [
+		"lineage_chain_connected 1",
+		"lineage_registry_adapters 2",
+		"lineage_usage_records_pending 0",
+		settled.as_str(),
+	];
+	let deadline = Instant::now() + Duration::from_secs(20);
+	loop {
+		let metrics = reqwest::get(format!("{}/metrics", oracle.url))
+			.await
+			.expect("GET /metrics")
+			.text()
+			.await
+			.expect("metrics text");
+		if want.iter().all(|line| metrics.contains(line)) {
+			break;
+		}
+		assert!(Instant::now() < deadline, "metrics lack one of {want:?}:\n{metrics}");
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
 }
 
 #[tokio::test]
