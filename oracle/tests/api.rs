@@ -37,12 +37,14 @@ fn unique_dir(tag: &str) -> PathBuf {
 	dir
 }
 
-/// Records finished requests; while closed, blocks them (holding their admission permits).
+/// Records finished requests; while closed, blocks them (holding their admission permits); while
+/// failing, refuses to record them (as a full disk would).
 #[derive(Default)]
 struct RecordingSink {
 	records: Mutex<Vec<FinishedRequest>>,
 	closed: Mutex<bool>,
 	opened: Condvar,
+	failing: Mutex<bool>,
 }
 
 impl RecordingSink {
@@ -63,6 +65,9 @@ impl UsageSink for RecordingSink {
 			closed = self.opened.wait(closed).expect("wait");
 		}
 		drop(closed);
+		if *self.failing.lock().expect("lock") {
+			return Err("the disk is full".into());
+		}
 		self.records.lock().expect("lock").push(rec.clone());
 		Ok(())
 	}
@@ -197,6 +202,27 @@ fn metric(text: &str, prefix: &str) -> f64 {
 		.trim()
 		.parse()
 		.expect("a number")
+}
+
+/// A request whose usage cannot be recorded fails instead of answering unrecorded, and the server
+/// keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrecorded_usage_fails_the_request() {
+	let s = Server::start().await;
+	*s.sink.failing.lock().expect("lock") = true;
+	let (status, body) = s
+		.post(
+			"/v1/completions",
+			json!({"model": s.model, "prompt": "hello", "max_tokens": 4, "temperature": 0}),
+		)
+		.await;
+	assert_eq!(status, 500, "{body}");
+	let message = body["error"]["message"].as_str().expect("message");
+	assert!(message.contains("usage record could not be saved"), "{message}");
+	assert!(s.sink.records().is_empty());
+	*s.sink.failing.lock().expect("lock") = false;
+	s.greedy(&s.model, json!("hello"), 4, Value::Null).await;
+	assert_eq!(s.sink.records().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -275,3 +275,56 @@ impl UsageSink for JournalSink {
 		Ok(())
 	}
 }
+
+#[cfg(test)]
+mod tests {
+	use std::collections::HashMap;
+
+	use super::*;
+	use crate::chain::registry::ChainAdapter;
+
+	fn registry() -> Registry {
+		let r = Registry::new();
+		let adapter = |id| ChainAdapter {
+			id,
+			state: AdapterState::Active,
+			per_1k_input: 1_000,
+			per_1k_output: 2_000,
+			base_model: 0,
+		};
+		r.replace(
+			HashMap::from([(Hash::repeat_byte(1), adapter(7)), (Hash::repeat_byte(2), adapter(8))]),
+			1,
+		);
+		r
+	}
+
+	#[test]
+	fn owed_prices_each_payers_outstanding_tokens() {
+		let (alice, bob) = ([1u8; 32], [2u8; 32]);
+		let mut ledger = Ledger::default();
+		ledger.outstanding.insert((alice, 7), (100, 50));
+		ledger.outstanding.insert((alice, 8), (10, 0));
+		ledger.outstanding.insert((bob, 7), (1, 1));
+		// Adapter 9 is unknown to the registry: nothing is priced for it.
+		ledger.outstanding.insert((alice, 9), (1_000, 1_000));
+		let r = registry();
+		// Alice: (100 + 100) + 1 rounding, and 10 + 1.
+		assert_eq!(ledger.owed(&alice, &r), 201 + 11);
+		assert_eq!(ledger.owed(&bob, &r), 3 + 1);
+		assert_eq!(ledger.owed(&[3u8; 32], &r), 0);
+	}
+
+	#[test]
+	fn a_reservation_is_released_when_dropped() {
+		let ledger = Arc::new(Mutex::new(Ledger::default()));
+		let payer = [1u8; 32];
+		ledger.lock().unwrap().reserved.insert(payer, 30);
+		let a = Reservation { ledger: ledger.clone(), payer, amount: 10 };
+		let b = Reservation { ledger: ledger.clone(), payer, amount: 20 };
+		drop(a);
+		assert_eq!(ledger.lock().unwrap().reserved.get(&payer), Some(&20));
+		drop(b);
+		assert_eq!(ledger.lock().unwrap().reserved.get(&payer), None);
+	}
+}
