@@ -28,7 +28,7 @@ use crate::{
 	adapters::store::{hash_dir, sha256_file},
 	api::payer::sign_request,
 	chain::{
-		connect,
+		self, connect,
 		keys::{account_of, keypair_from_suri},
 		lineage::{
 			self,
@@ -126,6 +126,35 @@ pub struct Answer {
 	pub input_tokens: u64,
 	/// Generated tokens.
 	pub output_tokens: u64,
+}
+
+impl Answer {
+	/// The answer in a chat completion's JSON body.
+	fn from_body(adapter: &str, question: &str, body: &serde_json::Value) -> Self {
+		Answer {
+			adapter: adapter.to_string(),
+			question: question.to_string(),
+			text: body["choices"][0]["message"]["content"].as_str().unwrap_or_default().into(),
+			input_tokens: body["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
+			output_tokens: body["usage"]["completion_tokens"].as_u64().unwrap_or(0),
+		}
+	}
+
+	/// What it costs at the demo's price ([`demo_fee`]).
+	pub fn fee(&self) -> u128 {
+		demo_fee(self.input_tokens, self.output_tokens)
+	}
+}
+
+/// The demo adapters' price per 1,000 prompt tokens (1 LIN) and generated tokens (2 LIN): every
+/// token costs a whole number of units, so fees never round, however requests are batched.
+pub const DEMO_PRICE: (u128, u128) = (UNIT, 2 * UNIT);
+
+/// The fee of `input` prompt and `output` generated tokens at [`DEMO_PRICE`] (the chain's
+/// `usage_fee`; u64 tokens at this price cannot overflow).
+pub fn demo_fee(input: u64, output: u64) -> u128 {
+	lineage_primitives::usage::usage_fee(input, output, DEMO_PRICE.0, DEMO_PRICE.1)
+		.unwrap_or(u128::MAX)
 }
 
 /// One row of the earnings table.
@@ -264,30 +293,16 @@ pub fn treasury_account() -> AccountId32 {
 
 /// `who`'s free balance at the current finalized block.
 pub async fn free_balance(client: &LineageClient, who: &AccountId32) -> anyhow::Result<u128> {
-	let at = client.at_current_block().await?;
-	Ok(at
-		.storage()
-		.try_fetch(lineage::storage().system().account(), (*who,))
-		.await?
-		.map(|v| v.decode())
-		.transpose()?
-		.map_or(0, |a| a.data.free))
+	Ok(chain::free_balance(&client.at_current_block().await?, *who).await?)
 }
 
-/// `payer`'s escrow balance with `operator`.
+/// `payer`'s escrow balance with `operator` at the current finalized block.
 pub async fn escrow_of(
 	client: &LineageClient,
 	payer: &AccountId32,
 	operator: &AccountId32,
 ) -> anyhow::Result<u128> {
-	let at = client.at_current_block().await?;
-	Ok(at
-		.storage()
-		.try_fetch(lineage::storage().usage().escrows(), (*payer, *operator))
-		.await?
-		.map(|v| v.decode())
-		.transpose()?
-		.map_or(0, |e| e.balance))
+	Ok(chain::escrow_balance(&client.at_current_block().await?, *payer, *operator).await?)
 }
 
 /// The artifact hash of a model: the chain's `artifact_hash` rule over a GGUF file, or over
@@ -458,7 +473,7 @@ pub async fn setup_chain(client: &LineageClient, cfg: &DemoConfig) -> anyhow::Re
 				BoundedVec(
 					["q_proj", "k_proj", "v_proj", "o_proj"].into_iter().map(bytes).collect(),
 				),
-				Price { per_1k_input: UNIT, per_1k_output: 2 * UNIT },
+				Price { per_1k_input: DEMO_PRICE.0, per_1k_output: DEMO_PRICE.1 },
 				bytes("Apache-2.0"),
 				bytes(&format!("file://{}", dir.display())),
 				BoundedVec(vec![(
@@ -541,13 +556,7 @@ pub async fn run_demo(cfg: &DemoConfig) -> anyhow::Result<DemoReport> {
 			if status != 200 {
 				bail!("the oracle answered {status} to Eve's request on {name}: {body}");
 			}
-			answers.push(Answer {
-				adapter: name.to_string(),
-				question: q.to_string(),
-				text: body["choices"][0]["message"]["content"].as_str().unwrap_or_default().into(),
-				input_tokens: body["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
-				output_tokens: body["usage"]["completion_tokens"].as_u64().unwrap_or(0),
-			});
+			answers.push(Answer::from_body(name, q, &body));
 		}
 	}
 	let first = &adapters[0].0;
@@ -559,16 +568,7 @@ pub async fn run_demo(cfg: &DemoConfig) -> anyhow::Result<DemoReport> {
 		Some(base_id) => {
 			let (status, body) = payers.chat(&eve, base_id, questions[0], cfg.max_tokens).await?;
 			Some(if status == 200 {
-				Ok(Answer {
-					adapter: base_id.to_string(),
-					question: questions[0].to_string(),
-					text: body["choices"][0]["message"]["content"]
-						.as_str()
-						.unwrap_or_default()
-						.into(),
-					input_tokens: body["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
-					output_tokens: body["usage"]["completion_tokens"].as_u64().unwrap_or(0),
-				})
+				Ok(Answer::from_body(base_id, questions[0], &body))
 			} else {
 				Err((status, body["error"]["message"].as_str().unwrap_or_default().to_string()))
 			})
@@ -576,15 +576,8 @@ pub async fn run_demo(cfg: &DemoConfig) -> anyhow::Result<DemoReport> {
 		None => None,
 	};
 
-	// 6. Settlement: Eve's escrow pays exactly her answers' fees and no batch stays open. At
-	// 1 and 2 LIN per 1,000 tokens every token costs a whole number of units: no rounding.
-	let total_fee: u128 = answers
-		.iter()
-		.map(|a| {
-			u128::from(a.input_tokens) * UNIT / 1_000
-				+ u128::from(a.output_tokens) * 2 * UNIT / 1_000
-		})
-		.sum();
+	// 6. Settlement: Eve's escrow pays exactly her answers' fees and no batch stays open.
+	let total_fee: u128 = answers.iter().map(Answer::fee).sum();
 	let escrow_after = loop {
 		let left = escrow_of(&client, &account_of(&eve), &operator).await?;
 		let open = open_batches(&client, &operator).await?;
@@ -663,13 +656,7 @@ pub async fn run_demo(cfg: &DemoConfig) -> anyhow::Result<DemoReport> {
 /// The operator's batches still held by the chain (not yet settled).
 pub async fn open_batches(client: &LineageClient, operator: &AccountId32) -> anyhow::Result<u32> {
 	let at = client.at_current_block().await?;
-	Ok(at
-		.storage()
-		.try_fetch(lineage::storage().usage().operators(), (*operator,))
-		.await?
-		.map(|v| v.decode())
-		.transpose()?
-		.map_or(0, |o| o.open_batches))
+	Ok(chain::operator_info(&at, *operator).await?.map_or(0, |o| o.open_batches))
 }
 
 /// The `r` of a PEFT adapter folder's `adapter_config.json`.

@@ -115,12 +115,9 @@ struct KeyArgs {
 }
 
 impl KeyArgs {
-	fn source(&self) -> KeySource {
-		match (&self.key_file, &self.suri) {
-			(Some(f), _) => KeySource::File(f.clone()),
-			(None, Some(s)) => KeySource::Suri(s.clone()),
-			(None, None) => KeySource::Suri(String::new()),
-		}
+	fn source(&self) -> anyhow::Result<KeySource> {
+		KeySource::from_options(self.key_file.as_deref(), self.suri.as_deref())
+			.context("name the key: --key-file FILE or --suri URI")
 	}
 }
 
@@ -317,11 +314,8 @@ async fn serve_command(a: ServeArgs) -> anyhow::Result<()> {
 	let chain = match a.chain_url.clone() {
 		None => None,
 		Some(url) => {
-			let key = match (&a.key_file, &a.suri) {
-				(Some(f), _) => KeySource::File(f.clone()),
-				(None, Some(s)) => KeySource::Suri(s.clone()),
-				(None, None) => anyhow::bail!("chain mode needs --key-file or --suri"),
-			};
+			let key = KeySource::from_options(a.key_file.as_deref(), a.suri.as_deref())
+				.context("chain mode needs --key-file or --suri")?;
 			let mut cfg = ChainConfig::new(url);
 			cfg.batch_interval = std::time::Duration::from_millis(a.batch_interval_ms.max(100));
 			cfg.free_base = a.free_base;
@@ -450,11 +444,11 @@ async fn main() -> anyhow::Result<()> {
 			Ok(())
 		},
 		Command::Key(KeyCommand::Inspect(k)) => {
-			println!("{}", describe(&k.source().load()?));
+			println!("{}", describe(&k.source()?.load()?));
 			Ok(())
 		},
 		Command::Operator(OperatorCommand::Register { url, key, endpoint }) => {
-			let key = key.source().load()?;
+			let key = key.source()?.load()?;
 			let client = connect(&url).await?;
 			match register(&client, &key, &endpoint).await? {
 				Registration::Registered { operator, bond } => {

@@ -36,11 +36,7 @@
 //! another operator; the nonce keeps it from being replayed to this one (the caller remembers
 //! nonces: see [`ReplayCheck`]); the timestamp bounds how long a nonce must be remembered.
 
-use std::{
-	fmt,
-	sync::Arc,
-	time::{SystemTime, UNIX_EPOCH},
-};
+use std::{fmt, sync::Arc};
 
 use axum::{
 	body::{Body, Bytes},
@@ -55,7 +51,7 @@ use sha2::{Digest, Sha256};
 use subxt::utils::AccountId32;
 use subxt_signer::sr25519::{self, PublicKey, Signature};
 
-use super::error::ApiError;
+use super::{error::ApiError, text::unix_time_ms};
 
 /// The header naming the payer: an SS58 address (any prefix) or `0x` and 64 hex digits.
 pub const PAYER_HEADER: &str = "x-lineage-payer";
@@ -406,13 +402,6 @@ async fn buffer(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, 
 		buf.extend_from_slice(&chunk);
 	}
 	Ok(Bytes::from(buf))
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-fn unix_time_ms() -> u64 {
-	SystemTime::now()
-		.duration_since(UNIX_EPOCH)
-		.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

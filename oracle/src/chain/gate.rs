@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use subxt::utils::AccountId32;
 
 use super::{
-	lineage,
+	escrow_balance,
 	registry::{AdapterState, Registry},
 	service::ChainLink,
 };
@@ -33,8 +33,8 @@ use crate::{
 /// Tokens served and not yet in a finalized batch, and escrow reserved by running requests.
 #[derive(Debug, Default)]
 pub struct Ledger {
-	/// Per payer and adapter: (input tokens, output tokens) journaled, not yet finalized.
-	outstanding: HashMap<([u8; 32], AdapterId), (u64, u64)>,
+	/// Per payer, per adapter: (input tokens, output tokens) journaled, not yet finalized.
+	outstanding: HashMap<[u8; 32], HashMap<AdapterId, (u64, u64)>>,
 	/// Per payer: the sum of the running requests' maximum fees.
 	reserved: HashMap<[u8; 32], u128>,
 }
@@ -42,13 +42,20 @@ pub struct Ledger {
 impl Ledger {
 	/// The fees `payer` owes for served requests not yet finalized, at the registry's prices.
 	fn owed(&self, payer: &[u8; 32], registry: &Registry) -> u128 {
-		self.outstanding
+		let Some(adapters) = self.outstanding.get(payer) else { return 0 };
+		adapters
 			.iter()
-			.filter(|((p, _), _)| p == payer)
-			.map(|((_, adapter), (input, output))| {
+			.map(|(adapter, (input, output))| {
 				registry.by_id(*adapter).and_then(|a| a.max_fee(*input, *output)).unwrap_or(0)
 			})
 			.fold(0u128, u128::saturating_add)
+	}
+
+	/// Counts `input` and `output` tokens of `payer` on `adapter` as owed.
+	fn add(&mut self, payer: [u8; 32], adapter: AdapterId, input: u64, output: u64) {
+		let e = self.outstanding.entry(payer).or_default().entry(adapter).or_default();
+		e.0 = e.0.saturating_add(input);
+		e.1 = e.1.saturating_add(output);
 	}
 }
 
@@ -118,14 +125,11 @@ impl ChainGate {
 	/// finalized or rejected).
 	pub fn refresh_outstanding(&self) -> Result<(), String> {
 		let rows = self.journal.outstanding().map_err(|e| e.to_string())?;
-		let mut map = HashMap::new();
+		let mut fresh = Ledger::default();
 		for (payer, adapter, input, output) in rows {
-			let key = (<[u8; 32]>::from(payer), adapter);
-			let e: &mut (u64, u64) = map.entry(key).or_default();
-			e.0 = e.0.saturating_add(input);
-			e.1 = e.1.saturating_add(output);
+			fresh.add(payer.into(), adapter, input, output);
 		}
-		self.ledger.lock().unwrap_or_else(|e| e.into_inner()).outstanding = map;
+		self.ledger.lock().unwrap_or_else(|e| e.into_inner()).outstanding = fresh.outstanding;
 		Ok(())
 	}
 
@@ -143,12 +147,7 @@ impl ChainGate {
 			ApiError::Unavailable(format!("reading escrow from the chain failed: {e}"))
 		};
 		let at = client.at_current_block().await.map_err(|e| unavailable(&e))?;
-		let query = lineage::storage().usage().escrows();
-		let key = (AccountId32(*payer), self.operator);
-		match at.storage().try_fetch(query, key).await.map_err(|e| unavailable(&e))? {
-			Some(v) => Ok(v.decode().map_err(|e| unavailable(&e))?.balance),
-			None => Ok(0),
-		}
+		escrow_balance(&at, AccountId32(*payer), self.operator).await.map_err(|e| unavailable(&e))
 	}
 
 	/// Checks once that the stored bytes of `hash` hash to it.
@@ -269,9 +268,7 @@ impl UsageSink for JournalSink {
 		};
 		self.gate.journal.append(&record).map_err(|e| e.to_string())?;
 		let mut ledger = self.gate.ledger.lock().unwrap_or_else(|e| e.into_inner());
-		let e = ledger.outstanding.entry((payer, adapter)).or_default();
-		e.0 = e.0.saturating_add(record.input_tokens);
-		e.1 = e.1.saturating_add(record.output_tokens);
+		ledger.add(payer, adapter, record.input_tokens, record.output_tokens);
 		Ok(())
 	}
 }
@@ -303,11 +300,12 @@ mod tests {
 	fn owed_prices_each_payers_outstanding_tokens() {
 		let (alice, bob) = ([1u8; 32], [2u8; 32]);
 		let mut ledger = Ledger::default();
-		ledger.outstanding.insert((alice, 7), (100, 50));
-		ledger.outstanding.insert((alice, 8), (10, 0));
-		ledger.outstanding.insert((bob, 7), (1, 1));
+		ledger.add(alice, 7, 60, 50);
+		ledger.add(alice, 7, 40, 0);
+		ledger.add(alice, 8, 10, 0);
+		ledger.add(bob, 7, 1, 1);
 		// Adapter 9 is unknown to the registry: nothing is priced for it.
-		ledger.outstanding.insert((alice, 9), (1_000, 1_000));
+		ledger.add(alice, 9, 1_000, 1_000);
 		let r = registry();
 		// Alice: (100 + 100) + 1 rounding, and 10 + 1.
 		assert_eq!(ledger.owed(&alice, &r), 201 + 11);

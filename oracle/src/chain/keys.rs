@@ -129,6 +129,15 @@ pub enum KeySource {
 }
 
 impl KeySource {
+	/// The key a `--key-file` or a `--suri` option names (the file when both are given).
+	pub fn from_options(key_file: Option<&Path>, suri: Option<&str>) -> Option<KeySource> {
+		match (key_file, suri) {
+			(Some(f), _) => Some(KeySource::File(f.to_path_buf())),
+			(None, Some(s)) => Some(KeySource::Suri(s.to_string())),
+			(None, None) => None,
+		}
+	}
+
 	/// Loads the key pair.
 	pub fn load(&self) -> Result<Keypair, KeyError> {
 		match self {

@@ -18,7 +18,10 @@ pub mod proofs;
 pub mod registry;
 pub mod service;
 
-use subxt::{config::PolkadotConfig, extrinsics::ExtrinsicEvents, tx::Payload, OnlineClient};
+use subxt::{
+	config::PolkadotConfig, extrinsics::ExtrinsicEvents, tx::Payload, utils::AccountId32,
+	OnlineClient,
+};
 
 /// Types, calls, storage and events of the Lineage runtime, generated from its metadata.
 #[subxt::subxt(runtime_metadata_path = "metadata/lineage.scale")]
@@ -61,6 +64,52 @@ pub enum ChainError {
 	#[error("usage journal: {0}")]
 	Journal(String),
 }
+
+/// `who`'s free balance at `at` (0 for an account that does not exist).
+pub async fn free_balance(at: &BlockClient, who: AccountId32) -> Result<u128, ChainError> {
+	let v = at
+		.storage()
+		.try_fetch(lineage::storage().system().account(), (who,))
+		.await
+		.map_err(rpc_err)?;
+	Ok(v.map(|v| v.decode()).transpose().map_err(rpc_err)?.map_or(0, |a| a.data.free))
+}
+
+/// `payer`'s escrow balance with `operator` at `at` (0 when there is none).
+pub async fn escrow_balance(
+	at: &BlockClient,
+	payer: AccountId32,
+	operator: AccountId32,
+) -> Result<u128, ChainError> {
+	let v = at
+		.storage()
+		.try_fetch(lineage::storage().usage().escrows(), (payer, operator))
+		.await
+		.map_err(rpc_err)?;
+	Ok(v.map(|v| v.decode()).transpose().map_err(rpc_err)?.map_or(0, |e| e.balance))
+}
+
+/// `operator`'s registration at `at`, if it is registered.
+pub async fn operator_info(
+	at: &BlockClient,
+	operator: AccountId32,
+) -> Result<Option<OperatorInfo>, ChainError> {
+	let v = at
+		.storage()
+		.try_fetch(lineage::storage().usage().operators(), (operator,))
+		.await
+		.map_err(rpc_err)?;
+	v.map(|v| v.decode()).transpose().map_err(rpc_err)
+}
+
+/// A client at one block.
+pub type BlockClient = subxt::client::ClientAtBlock<
+	LineageConfig,
+	subxt::client::OnlineClientAtBlockImpl<LineageConfig>,
+>;
+
+/// An operator's registration as the chain stores it.
+pub type OperatorInfo = lineage::runtime_types::pallet_usage::OperatorInfo;
 
 /// Maps any client error to [`ChainError::Rpc`].
 pub(crate) fn rpc_err(e: impl std::fmt::Display) -> ChainError {

@@ -4,9 +4,10 @@ use subxt::utils::AccountId32;
 use subxt_signer::sr25519::Keypair;
 
 use super::{
+	free_balance,
 	keys::account_of,
 	lineage::{self, runtime_types::bounded_collections::bounded_vec::BoundedVec},
-	rpc_err, submit_and_finalize, ChainError, LineageClient,
+	operator_info, rpc_err, submit_and_finalize, ChainError, LineageClient,
 };
 
 /// What [`register`] did.
@@ -36,13 +37,7 @@ pub async fn register(
 ) -> Result<Registration, ChainError> {
 	let operator = account_of(key);
 	let at = client.at_current_block().await.map_err(rpc_err)?;
-	let existing = at
-		.storage()
-		.try_fetch(lineage::storage().usage().operators(), (operator,))
-		.await
-		.map_err(rpc_err)?;
-	if let Some(v) = existing {
-		let info = v.decode().map_err(rpc_err)?;
+	if let Some(info) = operator_info(&at, operator).await? {
 		if info.signing_key != key.public_key().0 {
 			return Err(ChainError::Setup(format!(
 				"{operator} is registered with another signing key: use Usage::rotate_key"
@@ -56,15 +51,7 @@ pub async fn register(
 	}
 	let bond =
 		at.constants().entry(lineage::constants().usage().operator_bond()).map_err(rpc_err)?;
-	let free = at
-		.storage()
-		.try_fetch(lineage::storage().system().account(), (operator,))
-		.await
-		.map_err(rpc_err)?
-		.map(|v| v.decode())
-		.transpose()
-		.map_err(rpc_err)?
-		.map_or(0, |a| a.data.free);
+	let free = free_balance(&at, operator).await?;
 	if free <= bond {
 		return Err(ChainError::Setup(format!(
 			"{operator} has {free} free: the bond is {bond}, plus transaction fees; fund the \

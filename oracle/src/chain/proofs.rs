@@ -86,7 +86,8 @@ pub async fn proof_round(
 		.map_err(rpc_err)?;
 
 	// 1. Reconcile.
-	for b in journal.unfinalized().map_err(journal_err)? {
+	let unfinalized = journal.unfinalized().map_err(journal_err)?;
+	for b in &unfinalized {
 		let seq = b.batch.sequence;
 		if seq >= next {
 			continue;
@@ -119,8 +120,8 @@ pub async fn proof_round(
 	}
 
 	// 2. Submit the batch at `next`, cutting one if there is none.
-	let signed =
-		journal.unfinalized().map_err(journal_err)?.into_iter().find(|b| b.batch.sequence == next);
+	// (Reconciling marked only batches below `next`: the one at `next` is still signed.)
+	let signed = unfinalized.into_iter().find(|b| b.batch.sequence == next);
 	let batch = match signed {
 		Some(b) => {
 			tracing::info!(sequence = next, "sending a signed batch again");

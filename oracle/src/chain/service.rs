@@ -21,6 +21,7 @@ use super::{
 	gate::ChainGate,
 	keys::account_of,
 	lineage::{self, runtime_types::pallet_usage::OperatorStatus},
+	operator_info,
 	proofs::{proof_round, RoundReport},
 	registry::{load_adapters, Registry},
 	rpc_err, ChainError, LineageClient,
@@ -55,8 +56,9 @@ pub struct ChainConfig {
 	pub url: String,
 	/// How often a batch is cut from the journal and settlement is tried.
 	pub batch_interval: Duration,
-	/// The size limits of one batch (the runtime's `MaxEntriesPerBatch`, `MaxAdaptersPerBatch`).
-	pub limits: BatchLimits,
+	/// The most usage records one batch aggregates (its entries and adapters are bounded by
+	/// the runtime's `MaxEntriesPerBatch` and `MaxAdaptersPerBatch`, read at connect).
+	pub max_records_per_batch: u32,
 	/// How far a payer's signed timestamp may be from the oracle's clock.
 	pub max_skew_ms: u64,
 	/// Serve the base model alone to signed payers, free ([`ChainGate::with_free_base`]).
@@ -64,12 +66,13 @@ pub struct ChainConfig {
 }
 
 impl ChainConfig {
-	/// Defaults for `url`: a batch every 2 s, the runtime's limits, 5 minutes of clock skew.
+	/// Defaults for `url`: a batch every 2 s of at most 100,000 records, 5 minutes of clock
+	/// skew.
 	pub fn new(url: impl Into<String>) -> Self {
 		ChainConfig {
 			url: url.into(),
 			batch_interval: Duration::from_secs(2),
-			limits: BatchLimits { max_entries: 16_384, max_adapters: 64, max_records: 100_000 },
+			max_records_per_batch: 100_000,
 			max_skew_ms: 300_000,
 			free_base: false,
 		}
@@ -85,6 +88,8 @@ pub struct ChainService {
 	journal: Arc<Journal>,
 	gate: Arc<ChainGate>,
 	genesis: [u8; 32],
+	/// The batch limits: the runtime's, and the configured records bound.
+	limits: BatchLimits,
 }
 
 /// Connects to `url`, retrying every second until the node answers (logging each failure).
@@ -113,15 +118,10 @@ impl ChainService {
 		let operator = account_of(&key);
 		// An operator not registered yet is waited for (scripts/dev registers it once the
 		// oracle runs); every other mismatch is an error.
-		let info = loop {
+		let (info, at) = loop {
 			let at = client.at_current_block().await.map_err(rpc_err)?;
-			let info = at
-				.storage()
-				.try_fetch(lineage::storage().usage().operators(), (operator,))
-				.await
-				.map_err(rpc_err)?;
-			match info {
-				Some(info) => break info.decode().map_err(rpc_err)?,
+			match operator_info(&at, operator).await? {
+				Some(info) => break (info, at),
 				None => {
 					tracing::warn!(
 						%operator,
@@ -144,6 +144,12 @@ impl ChainService {
 				"operator {operator} is leaving: it cannot be charged for new usage"
 			)));
 		}
+		let constant = |c| at.constants().entry(c).map_err(rpc_err);
+		let limits = BatchLimits {
+			max_entries: constant(lineage::constants().usage().max_entries_per_batch())?,
+			max_adapters: constant(lineage::constants().usage().max_adapters_per_batch())?,
+			max_records: config.max_records_per_batch,
+		};
 		let registry = Arc::new(Registry::new());
 		let (adapters, block) = load_adapters(&client).await?;
 		registry.replace(adapters, block);
@@ -161,7 +167,7 @@ impl ChainService {
 			block,
 			"joined the chain as operator"
 		);
-		Ok(ChainService { config, key, link, registry, journal, gate, genesis })
+		Ok(ChainService { config, key, link, registry, journal, gate, genesis, limits })
 	}
 
 	/// The gate requests pass through.
@@ -191,7 +197,7 @@ impl ChainService {
 	/// Starts the registry sync and the proof loop over the server's `state`, registering their
 	/// metrics in the server's registry.
 	pub fn spawn(self, state: AppState) -> Result<(), ChainError> {
-		let ChainService { config, key, link, registry, journal, gate, .. } = self;
+		let ChainService { config, key, link, registry, journal, gate, limits, .. } = self;
 		let metrics = Arc::new(
 			ChainMetrics::new(state.metrics().registry())
 				.map_err(|e| ChainError::Setup(format!("registering chain metrics: {e}")))?,
@@ -203,7 +209,7 @@ impl ChainService {
 			state,
 			metrics.clone(),
 		));
-		tokio::spawn(proof_loop(config, key, link, journal, gate, metrics));
+		tokio::spawn(proof_loop(config, limits, key, link, journal, gate, metrics));
 		Ok(())
 	}
 }
@@ -327,6 +333,7 @@ async fn reload(
 /// Runs [`proof_round`] every `batch_interval` while connected, and prunes old payer nonces.
 async fn proof_loop(
 	config: ChainConfig,
+	limits: BatchLimits,
 	key: Keypair,
 	link: Arc<ChainLink>,
 	journal: Arc<Journal>,
@@ -336,7 +343,7 @@ async fn proof_loop(
 	loop {
 		tokio::time::sleep(config.batch_interval).await;
 		let Some(client) = link.client() else { continue };
-		match proof_round(&client, &journal, &key, &gate, config.limits).await {
+		match proof_round(&client, &journal, &key, &gate, limits).await {
 			Ok(report) => metrics.observe_round(&report),
 			Err(e) => tracing::warn!(error = %e, "proof round failed; retrying"),
 		}

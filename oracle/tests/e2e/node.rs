@@ -80,7 +80,8 @@ fn spawn(bin: &Path, spec: &Path, dir: &Path, port: u16, log: &Path) -> Child {
 		.unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()))
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
 	TcpListener::bind("127.0.0.1:0")
 		.and_then(|l| l.local_addr())
 		.map(|a| a.port())

@@ -5,7 +5,6 @@
 
 use std::{
 	fs::File,
-	net::TcpListener,
 	path::{Path, PathBuf},
 	process::{Child, Command},
 	time::{Duration, Instant},
@@ -13,12 +12,17 @@ use std::{
 
 use lineage_oracle::{
 	chain::{keys::keypair_from_suri, lineage, LineageClient},
-	demo::{escrow_of, open_batches, run_demo, setup_chain, DemoConfig, PayerClient, UNIT},
+	demo::{
+		demo_fee, escrow_of, open_batches, run_demo, setup_chain, DemoConfig, PayerClient, UNIT,
+	},
 	engine::fixture::{write_fixture, FixtureSpec},
 };
 use subxt_signer::sr25519::{dev, Keypair};
 
-use crate::{id, node::DevNode};
+use crate::{
+	id,
+	node::{free_port, DevNode},
+};
 
 const OPERATOR: &str = "//LineageOracle";
 
@@ -59,11 +63,16 @@ struct Oracle {
 	restarts: usize,
 }
 
-fn free_port() -> u16 {
-	TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
-}
-
 impl Oracle {
+	/// Starts the binary on a free port without waiting for it (it waits for the operator's
+	/// registration before it listens).
+	fn launch(node: &DevNode, fx: &Fixture) -> Oracle {
+		let port = free_port();
+		let log = fx.dir.join("oracle-0.log");
+		let child = Self::spawn(node, fx, port, &log);
+		Oracle { child, url: format!("http://127.0.0.1:{port}"), port, log, restarts: 0 }
+	}
+
 	fn spawn(node: &DevNode, fx: &Fixture, port: u16, log: &Path) -> Child {
 		let out = File::create(log).expect("oracle log");
 		let mut cmd = Command::new(env!("CARGO_BIN_EXE_lineage-oracle"));
@@ -142,21 +151,17 @@ async fn start_with_setup(
 	client: &LineageClient,
 	fx: &Fixture,
 ) -> (Oracle, lineage_oracle::demo::Setup) {
-	let port = free_port();
-	let log = fx.dir.join("oracle-0.log");
-	let child = Oracle::spawn(node, fx, port, &log);
-	let url = format!("http://127.0.0.1:{port}");
-	let setup = setup_chain(client, &config(node, fx, &url)).await.expect("chain setup");
-	let mut o = Oracle { child, url, port, log, restarts: 0 };
+	let mut o = Oracle::launch(node, fx);
+	let setup = setup_chain(client, &config(node, fx, &o.url)).await.expect("chain setup");
 	o.wait_listening();
 	(o, setup)
 }
 
 /// The fee of one answer at the demo's prices (1 and 2 LIN per 1,000 tokens: no rounding).
 fn fee(body: &serde_json::Value) -> u128 {
-	let input = u128::from(body["usage"]["prompt_tokens"].as_u64().expect("usage"));
-	let output = u128::from(body["usage"]["completion_tokens"].as_u64().expect("usage"));
-	input * UNIT / 1_000 + output * 2 * UNIT / 1_000
+	let input = body["usage"]["prompt_tokens"].as_u64().expect("usage");
+	let output = body["usage"]["completion_tokens"].as_u64().expect("usage");
+	demo_fee(input, output)
 }
 
 /// Eve's signed chat completion, retried while the oracle's registry catches up (403).
@@ -213,10 +218,7 @@ async fn wait_settled(
 async fn the_demo_path_pays_everyone_their_exact_share() {
 	let (node, _client) = DevNode::start().await;
 	let fx = Fixture::write("demo");
-	let port = free_port();
-	let log = fx.dir.join("oracle-0.log");
-	let child = Oracle::spawn(&node, &fx, port, &log);
-	let oracle = Oracle { child, url: format!("http://127.0.0.1:{port}"), port, log, restarts: 0 };
+	let oracle = Oracle::launch(&node, &fx);
 	let report = run_demo(&config(&node, &fx, &oracle.url))
 		.await
 		.unwrap_or_else(|e| panic!("demo failed: {e:#}\noracle log:\n{}", oracle.log_text()));
