@@ -28,6 +28,16 @@ OMNI_NODE_VERSION="0.24.0"
 # What `polkadot-omni-node --version` prints for that release.
 OMNI_NODE_VERSION_PRINTED="1.25.1"
 
+# The cargo-contract release that builds the ink! dApp (contracts/ink): the last of ink! 6, whose
+# contracts it builds (ink! 6.0.0-beta.1). Only its build is used: it cannot decode dry-runs on a
+# stable2609 chain, so the dApp is deployed and called with subxt.
+CARGO_CONTRACT_VERSION="6.0.0-beta.2"
+
+# The Ethereum JSON-RPC adapter (crate pallet-revive-eth-rpc, binary eth-rpc) of this release:
+# it matches pallet-revive 0.20.2. Ethereum clients (viem, ethers, MetaMask) reach the chain
+# through it.
+ETH_RPC_VERSION="0.24.0"
+
 # The compact, compressed runtime wasm that substrate-wasm-builder writes. The runtime's native
 # crate is built in the dev profile (tests share it); the wasm is always optimised.
 RUNTIME_WASM="$CARGO_TARGET_DIR/debug/wbuild/lineage-runtime/lineage_runtime.compact.compressed.wasm"

@@ -14,6 +14,7 @@
 pub mod adapters;
 pub mod api;
 pub mod chain;
+pub mod contracts;
 pub mod demo;
 pub mod engine;
 pub mod journal;

@@ -22,7 +22,7 @@ use lineage_oracle::{
 		operator::{register, Registration},
 		service::{ChainConfig, ChainService},
 	},
-	demo,
+	contracts, demo,
 	engine::{
 		bench::{run_bench, run_gguf_bench, BenchOptions},
 		fixture::{write_adapters, write_fixture, FixtureSpec},
@@ -73,6 +73,92 @@ enum Command {
 	/// The scripted demo: registries, operator, escrow, signed completions, settlement, and the
 	/// earnings table read back from the chain (needs a dev chain and a chain-mode oracle).
 	Demo(demo::DemoArgs),
+	/// Contracts (pallet-revive): deploy, call, read.
+	#[command(subcommand)]
+	Contract(ContractCommand),
+}
+
+#[derive(Subcommand)]
+enum ContractCommand {
+	/// Deploy a contract with `Revive::instantiate_with_code` (EVM bytecode from solc, or the
+	/// `.polkavm` blob of `cargo contract build`); prints its address.
+	Deploy {
+		/// The node's RPC URL.
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		#[command(flatten)]
+		key: KeyArgs,
+		/// The code file (raw bytes).
+		#[arg(long)]
+		code: PathBuf,
+		/// The constructor's ABI-encoded input, hex (empty by default).
+		#[arg(long, default_value = "")]
+		data: String,
+		/// What to endow the contract with, in LIN's smallest unit (10 decimals).
+		#[arg(long, default_value_t = 0)]
+		value: u128,
+	},
+	/// Call a contract in a transaction (`Revive::call`).
+	Call {
+		/// The node's RPC URL.
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		#[command(flatten)]
+		key: KeyArgs,
+		/// The contract's address (0x…, 20 bytes).
+		#[arg(long)]
+		address: String,
+		/// The ABI-encoded call, hex.
+		#[arg(long)]
+		data: String,
+		/// Value sent along, in LIN's smallest unit.
+		#[arg(long, default_value_t = 0)]
+		value: u128,
+	},
+	/// The dApp demo: deploy the dApp, ask an adapter through it, wait for the oracle's answer on
+	/// chain, collect it, print it with its fee and split (needs a chain-mode oracle).
+	Demo {
+		/// The node's RPC URL.
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		#[command(flatten)]
+		key: KeyArgs,
+		/// The dApp's code (`scripts/contracts` builds contracts/build/LineageDapp.bin).
+		#[arg(long)]
+		code: PathBuf,
+		/// The adapter to ask.
+		#[arg(long, default_value_t = 0)]
+		adapter: u32,
+		/// The question.
+		#[arg(long, default_value = "What is 2 + 2?")]
+		prompt: String,
+	},
+	/// Call a contract in a dry run (`ReviveApi::call`) and print the returned data, hex.
+	Read {
+		/// The node's RPC URL.
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		#[command(flatten)]
+		key: KeyArgs,
+		/// The contract's address (0x…, 20 bytes).
+		#[arg(long)]
+		address: String,
+		/// The ABI-encoded call, hex.
+		#[arg(long)]
+		data: String,
+	},
+}
+
+/// Hex (with or without `0x`) to bytes.
+fn unhex(what: &str, s: &str) -> anyhow::Result<Vec<u8>> {
+	hex::decode(s.trim_start_matches("0x")).with_context(|| format!("{what} is not hex: {s}"))
+}
+
+/// A 20-byte address from hex.
+fn h160(s: &str) -> anyhow::Result<subxt::utils::H160> {
+	let bytes = unhex("the address", s)?;
+	anyhow::ensure!(bytes.len() == 20, "the address must be 20 bytes, got {}", bytes.len());
+	Ok(subxt::utils::H160::from_slice(&bytes))
 }
 
 #[derive(Subcommand)]
@@ -461,5 +547,70 @@ async fn main() -> anyhow::Result<()> {
 			Ok(())
 		},
 		Command::Demo(args) => demo::run(args).await,
+		Command::Contract(ContractCommand::Deploy { url, key, code, data, value }) => {
+			let key = key.source()?.load()?;
+			let code = std::fs::read(&code).with_context(|| {
+				format!("reading {} (build it with scripts/contracts)", code.display())
+			})?;
+			let client = connect(&url).await?;
+			let address = contracts::deploy(
+				&client,
+				&key,
+				code,
+				unhex("--data", &data)?,
+				value,
+				contracts::Limits::default(),
+			)
+			.await?;
+			println!("{address:?}");
+			Ok(())
+		},
+		Command::Contract(ContractCommand::Call { url, key, address, data, value }) => {
+			let key = key.source()?.load()?;
+			let client = connect(&url).await?;
+			let done = contracts::call(
+				&client,
+				&key,
+				h160(&address)?,
+				unhex("--data", &data)?,
+				value,
+				contracts::Limits::default(),
+			)
+			.await?;
+			println!("finalized in block {:?}", done.block_hash);
+			Ok(())
+		},
+		Command::Contract(ContractCommand::Demo { url, key, code, adapter, prompt }) => {
+			let key = key.source()?.load()?;
+			let code = std::fs::read(&code).with_context(|| {
+				format!("reading {} (build it with scripts/contracts)", code.display())
+			})?;
+			let client = connect(&url).await?;
+			println!("dApp → adapter {adapter}: {prompt:?}");
+			let report = contracts::run_dapp_demo(
+				&client,
+				&key,
+				code,
+				adapter,
+				&prompt,
+				std::time::Duration::from_secs(300),
+			)
+			.await?;
+			println!("{report}");
+			Ok(())
+		},
+		Command::Contract(ContractCommand::Read { url, key, address, data }) => {
+			let key = key.source()?.load()?;
+			let client = connect(&url).await?;
+			let out = contracts::read(
+				&client,
+				&lineage_oracle::chain::keys::account_of(&key),
+				h160(&address)?,
+				unhex("--data", &data)?,
+			)
+			.await?;
+			println!("0x{}", hex::encode(out.data));
+			Ok(())
+		},
 	}
 }

@@ -24,5 +24,6 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_datanets, Datanets]
 	[pallet_models, Models]
 	[pallet_usage, Usage]
+	[pallet_jobs, Jobs]
 	[pallet_attribution, Attribution]
 );

@@ -31,6 +31,7 @@ pub mod apis;
 mod benchmarks;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod precompiles;
 pub mod weights;
 
 use alloc::{borrow::Cow, vec::Vec};
@@ -311,7 +312,7 @@ mod runtime {
 	#[runtime::pallet_index(42)]
 	pub type Proxy = pallet_proxy;
 
-	// --- Lineage (50–59): registries, usage and attribution. ---
+	// --- Lineage (50–59): registries, usage, attribution and on-chain jobs. ---
 	/// Datanets: datasets, their curators, contributions and frozen versions.
 	#[runtime::pallet_index(50)]
 	pub type Datanets = pallet_datanets;
@@ -324,6 +325,9 @@ mod runtime {
 	/// The fee-split policy, datanet reward pools and claims.
 	#[runtime::pallet_index(53)]
 	pub type Attribution = pallet_attribution;
+	/// On-chain inference jobs: requested by wallets and contracts, fulfilled by operators.
+	#[runtime::pallet_index(54)]
+	pub type Jobs = pallet_jobs;
 
 	// --- Smart contracts (60–69). ---
 	/// EVM and PolkaVM smart contracts.

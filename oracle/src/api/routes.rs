@@ -125,6 +125,73 @@ fn new_id(prefix: &str) -> String {
 	format!("{prefix}-{:016x}{:08x}", rand::random::<u64>(), rand::random::<u32>())
 }
 
+/// An answer produced in-process, for an on-chain job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalAnswer {
+	/// The generated text.
+	pub text: String,
+	/// The prompt's tokens, the chat template applied.
+	pub prompt_tokens: u64,
+	/// The tokens generated.
+	pub completion_tokens: u64,
+}
+
+impl AppState {
+	/// Runs one chat completion in-process (an on-chain job, already paid for on chain): `prompt`
+	/// as the user's message to the adapter with artifact hash `adapter`. `budget` gives the most
+	/// tokens to generate for a prompt of that many tokens (the caller's fee ceiling); an answer
+	/// with no room for a token is refused. Bypasses the gate and the usage sink: the chain
+	/// charges jobs when they are fulfilled.
+	pub async fn complete_locally(
+		&self,
+		adapter: lineage_primitives::Hash,
+		prompt: String,
+		budget: impl FnOnce(usize) -> usize,
+		sampling: SamplingParams,
+	) -> Result<LocalAnswer, ApiError> {
+		let _admission = self.admit()?;
+		let messages = vec![ChatMessage {
+			role: "user".into(),
+			content: Some(super::openai::MessageContent::Text(prompt)),
+		}];
+		let ids = prompt_tokens(self, PromptInput::Chat(messages), "prompt").await?;
+		let room = self.inner.limits.max_seq_len.saturating_sub(ids.len());
+		let max_tokens = budget(ids.len()).min(room);
+		if max_tokens == 0 {
+			return Err(ApiError::invalid(
+				"the job's fee ceiling or the context leaves no room for a generated token",
+				"max_tokens",
+			));
+		}
+		let adapter = self.adapter(&adapter).await?;
+		let prompt_len = ids.len() as u64;
+		let mut events = self.inner.engine.submit(GenerateRequest {
+			id: new_id("job"),
+			prompt: ids,
+			adapter: Some(adapter),
+			sampling,
+			max_tokens,
+			submitted_at: Instant::now(),
+		})?;
+		let mut generated = Vec::new();
+		while let Some(event) = events.recv().await {
+			match event {
+				crate::engine::GenerateEvent::Token { id } => generated.push(id),
+				crate::engine::GenerateEvent::Finished { .. } => break,
+				crate::engine::GenerateEvent::Failed { message } => {
+					return Err(ApiError::Internal(message))
+				},
+			}
+		}
+		let model = self.inner.model.clone();
+		let count = generated.len() as u64;
+		let text = blocking(move || model.tokenizer.decode(&generated, true))
+			.await?
+			.map_err(|e| ApiError::Internal(format!("decoding the answer: {e}")))?;
+		Ok(LocalAnswer { text, prompt_tokens: prompt_len, completion_tokens: count })
+	}
+}
+
 /// Check the sampling fields and turn them into engine parameters.
 fn sampling(gen: &GenerationFields) -> Result<SamplingParams, ApiError> {
 	if let Some(n) = gen.n {

@@ -12,6 +12,7 @@
 //! - [`operator`]: registering the operator.
 
 pub mod gate;
+pub mod jobs;
 pub mod keys;
 pub mod operator;
 pub mod proofs;

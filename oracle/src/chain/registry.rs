@@ -91,6 +91,12 @@ impl Registry {
 		maps.by_id.get(&id).and_then(|h| maps.by_hash.get(h)).copied()
 	}
 
+	/// The artifact hash of adapter `id`.
+	pub fn hash_of(&self, id: AdapterId) -> Option<Hash> {
+		let maps = self.adapters.read().unwrap_or_else(|e| e.into_inner());
+		maps.by_id.get(&id).copied()
+	}
+
 	/// The block number the registry was read at (0 before the first sync).
 	pub fn block(&self) -> u64 {
 		self.block.load(Ordering::Relaxed)

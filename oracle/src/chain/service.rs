@@ -19,6 +19,7 @@ use subxt_signer::sr25519::Keypair;
 use super::{
 	connect,
 	gate::ChainGate,
+	jobs::{queue_pending, JobQueue, JobRunner},
 	keys::account_of,
 	lineage::{self, runtime_types::pallet_usage::OperatorStatus},
 	operator_info,
@@ -90,6 +91,8 @@ pub struct ChainService {
 	genesis: [u8; 32],
 	/// The batch limits: the runtime's, and the configured records bound.
 	limits: BatchLimits,
+	/// On-chain jobs to look at.
+	jobs: Arc<JobQueue>,
 }
 
 /// Connects to `url`, retrying every second until the node answers (logging each failure).
@@ -153,6 +156,8 @@ impl ChainService {
 		let registry = Arc::new(Registry::new());
 		let (adapters, block) = load_adapters(&client).await?;
 		registry.replace(adapters, block);
+		let jobs = Arc::new(JobQueue::default());
+		let queued = queue_pending(&client, &jobs).await?;
 		let link = Arc::new(ChainLink::default());
 		let genesis = client.genesis_hash().0;
 		link.set(Some(client));
@@ -165,9 +170,10 @@ impl ChainService {
 			%operator,
 			adapters = registry.len(),
 			block,
+			pending_jobs = queued,
 			"joined the chain as operator"
 		);
-		Ok(ChainService { config, key, link, registry, journal, gate, genesis, limits })
+		Ok(ChainService { config, key, link, registry, journal, gate, genesis, limits, jobs })
 	}
 
 	/// The gate requests pass through.
@@ -197,19 +203,29 @@ impl ChainService {
 	/// Starts the registry sync and the proof loop over the server's `state`, registering their
 	/// metrics in the server's registry.
 	pub fn spawn(self, state: AppState) -> Result<(), ChainError> {
-		let ChainService { config, key, link, registry, journal, gate, limits, .. } = self;
+		let ChainService { config, key, link, registry, journal, gate, limits, jobs, genesis } =
+			self;
 		let metrics = Arc::new(
 			ChainMetrics::new(state.metrics().registry())
 				.map_err(|e| ChainError::Setup(format!("registering chain metrics: {e}")))?,
 		);
+		let runner = JobRunner {
+			queue: jobs.clone(),
+			key: key.clone(),
+			journal: journal.clone(),
+			registry: registry.clone(),
+			state: state.clone(),
+			genesis,
+		};
 		tokio::spawn(follow_loop(
 			config.url.clone(),
 			link.clone(),
 			registry,
+			jobs,
 			state,
 			metrics.clone(),
 		));
-		tokio::spawn(proof_loop(config, limits, key, link, journal, gate, metrics));
+		tokio::spawn(proof_loop(config, limits, key, link, journal, gate, runner, metrics));
 		Ok(())
 	}
 }
@@ -263,12 +279,14 @@ impl ChainMetrics {
 	}
 }
 
-/// Follows finalized blocks, reloading the registry when a block has a `Models` event, and
-/// reconnects (replacing the shared client) whenever the node goes away.
+/// Follows finalized blocks, reloading the registry when a block has a `Models` event and
+/// queueing the jobs of its `Jobs::JobRequested` events, and reconnects (replacing the shared
+/// client) whenever the node goes away.
 async fn follow_loop(
 	url: String,
 	link: Arc<ChainLink>,
 	registry: Arc<Registry>,
+	jobs: Arc<JobQueue>,
 	state: AppState,
 	metrics: Arc<ChainMetrics>,
 ) {
@@ -283,7 +301,7 @@ async fn follow_loop(
 			},
 		};
 		metrics.connected.set(1);
-		if let Err(e) = follow(&client, &registry, &state, &metrics).await {
+		if let Err(e) = follow(&client, &registry, &jobs, &state, &metrics).await {
 			tracing::warn!(error = %e, "lost the node; reconnecting");
 		}
 		metrics.connected.set(0);
@@ -295,6 +313,7 @@ async fn follow_loop(
 async fn follow(
 	client: &LineageClient,
 	registry: &Registry,
+	jobs: &JobQueue,
 	state: &AppState,
 	metrics: &ChainMetrics,
 ) -> Result<(), ChainError> {
@@ -310,6 +329,15 @@ async fn follow(
 		if models_changed {
 			reload(client, registry, state).await?;
 			metrics.registry_adapters.set(registry.len() as i64);
+		}
+		for requested in events.find::<lineage::jobs::events::JobRequested>() {
+			let requested = requested.map_err(rpc_err)?;
+			tracing::info!(
+				job = requested.job,
+				adapter = requested.adapter,
+				"job requested on chain"
+			);
+			jobs.push(requested.job);
 		}
 	}
 	Err(ChainError::Rpc("the finalized block stream ended".into()))
@@ -330,7 +358,10 @@ async fn reload(
 	Ok(())
 }
 
-/// Runs [`proof_round`] every `batch_interval` while connected, and prunes old payer nonces.
+/// Runs [`proof_round`] and a round of on-chain jobs every `batch_interval` while connected,
+/// and prunes old payer nonces. One task submits everything, so the operator's nonces never
+/// race.
+#[allow(clippy::too_many_arguments)]
 async fn proof_loop(
 	config: ChainConfig,
 	limits: BatchLimits,
@@ -338,6 +369,7 @@ async fn proof_loop(
 	link: Arc<ChainLink>,
 	journal: Arc<Journal>,
 	gate: Arc<ChainGate>,
+	runner: JobRunner,
 	metrics: Arc<ChainMetrics>,
 ) {
 	loop {
@@ -346,6 +378,9 @@ async fn proof_loop(
 		match proof_round(&client, &journal, &key, &gate, limits).await {
 			Ok(report) => metrics.observe_round(&report),
 			Err(e) => tracing::warn!(error = %e, "proof round failed; retrying"),
+		}
+		if let Err(e) = runner.round(&client).await {
+			tracing::warn!(error = %e, "jobs round failed; retrying");
 		}
 		if let Ok(n) = journal.pending_count() {
 			metrics.pending_records.set(n as i64);

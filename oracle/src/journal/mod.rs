@@ -72,6 +72,8 @@ const FINALIZED: TableDefinition<u64, ()> = TableDefinition::new("finalized");
 const REJECTED: TableDefinition<u64, &[u8]> = TableDefinition::new("rejected");
 const NONCES: TableDefinition<&[u8; 40], u64> = TableDefinition::new("nonces");
 const NONCE_TIMES: TableDefinition<&[u8; 48], ()> = TableDefinition::new("nonce_times");
+/// On-chain jobs this oracle answered or gave up: job id → SCALE [`JobEntry`].
+const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
 
 /// How large a batch may be: the chain's limits (the usage pallet's `MaxEntriesPerBatch` and
 /// `MaxAdaptersPerBatch`) and the oracle's own cap on records per batch.
@@ -108,6 +110,24 @@ pub enum BatchState {
 
 /// A cut batch as the journal stores it: exactly what was signed, the signature, and the records
 /// it aggregates.
+/// What the oracle did with an on-chain inference job.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
+pub enum JobEntry {
+	/// Answered and signed, maybe not yet on chain: submitted again (the same bytes) until the
+	/// chain has it.
+	Answered {
+		/// The SCALE bytes of the signed `lineage_primitives::jobs::Fulfilment`.
+		fulfilment: Vec<u8>,
+		/// The operator key's signature over its payload.
+		signature: [u8; 64],
+	},
+	/// Nothing more to do: fulfilled on chain, or given up (the reason says why).
+	Done {
+		/// "fulfilled", or why the job was not answered.
+		outcome: String,
+	},
+}
+
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode)]
 pub struct StoredBatch {
 	/// The batch, as signed.
@@ -204,6 +224,7 @@ impl Journal {
 			txn.open_table(REJECTED)?;
 			txn.open_table(NONCES)?;
 			txn.open_table(NONCE_TIMES)?;
+			txn.open_table(JOBS)?;
 			Ok(())
 		})?;
 		Ok(journal)
@@ -250,6 +271,26 @@ impl Journal {
 			txn.open_table(RECORDS)?.insert(number, rec.encode().as_slice())?;
 			txn.open_table(PENDING)?.insert(number, ())?;
 			Ok(number)
+		})
+	}
+
+	/// What the journal holds for on-chain job `job`, if anything.
+	pub fn job(&self, job: u64) -> Result<Option<JobEntry>, JournalError> {
+		self.read(|txn| {
+			let table = txn.open_table(JOBS)?;
+			let Some(bytes) = table.get(job)? else { return Ok(None) };
+			JobEntry::decode(&mut bytes.value())
+				.map(Some)
+				.map_err(|e| corrupt("jobs", e.to_string()))
+		})
+	}
+
+	/// Durably records `entry` for job `job` (replacing what was there): an answer is on disk
+	/// before it is submitted, so a crash neither loses it nor runs the job twice.
+	pub fn set_job(&self, job: u64, entry: &JobEntry) -> Result<(), JournalError> {
+		self.write(|txn| {
+			txn.open_table(JOBS)?.insert(job, entry.encode().as_slice())?;
+			Ok(())
 		})
 	}
 

@@ -14,6 +14,7 @@ macro_rules! submit {
 	};
 }
 
+mod contracts;
 mod node;
 mod oracle;
 mod registry;

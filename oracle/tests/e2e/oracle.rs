@@ -27,14 +27,14 @@ use crate::{
 const OPERATOR: &str = "//LineageOracle";
 
 /// The tiny fixture with two adapters, in a fresh folder.
-struct Fixture {
-	dir: PathBuf,
+pub(crate) struct Fixture {
+	pub(crate) dir: PathBuf,
 	model: PathBuf,
 	adapters: Vec<PathBuf>,
 }
 
 impl Fixture {
-	fn write(tag: &str) -> Fixture {
+	pub(crate) fn write(tag: &str) -> Fixture {
 		let dir =
 			std::env::temp_dir().join(format!("lineage-e2e-oracle-{}-{tag}", std::process::id()));
 		let _ = std::fs::remove_dir_all(&dir);
@@ -55,7 +55,7 @@ impl Drop for Fixture {
 }
 
 /// The real oracle binary serving in chain mode.
-struct Oracle {
+pub(crate) struct Oracle {
 	child: Child,
 	url: String,
 	port: u16,
@@ -92,7 +92,7 @@ impl Oracle {
 		cmd.spawn().expect("cannot start the lineage-oracle binary")
 	}
 
-	fn log_text(&self) -> String {
+	pub(crate) fn log_text(&self) -> String {
 		std::fs::read_to_string(&self.log).unwrap_or_default()
 	}
 
@@ -113,7 +113,7 @@ impl Oracle {
 	}
 
 	/// kill -9, then the same command again (same journal).
-	fn kill9_and_restart(&mut self, node: &DevNode, fx: &Fixture) {
+	pub(crate) fn kill9_and_restart(&mut self, node: &DevNode, fx: &Fixture) {
 		self.child.kill().expect("SIGKILL");
 		let _ = self.child.wait();
 		self.restarts += 1;
@@ -146,7 +146,7 @@ fn config(node: &DevNode, fx: &Fixture, oracle_url: &str) -> DemoConfig {
 
 /// The oracle starts before the operator is registered (it waits for it), as in scripts/dev;
 /// this registers everything with the oracle process already running.
-async fn start_with_setup(
+pub(crate) async fn start_with_setup(
 	node: &DevNode,
 	client: &LineageClient,
 	fx: &Fixture,

@@ -43,21 +43,36 @@ impl<T: Config> Pallet<T> {
 	///
 	/// Reads one checkpoint, pool and weight per datanet `who` has contributed to.
 	pub fn pending_rewards(who: &T::AccountId) -> PendingRewardsOf<T> {
-		let mut datanets: Vec<(DatanetId, BalanceOf<T>)> = Checkpoints::<T>::iter_prefix(who)
-			.filter_map(|(datanet, checkpoint)| {
-				let pool = Pools::<T>::get(datanet);
-				let weight = T::Datanets::contributor_weight(datanet, who);
-				let owed = Self::owed(&checkpoint, &pool, weight).min(pool.balance);
-				(!owed.is_zero()).then_some((datanet, owed))
-			})
-			.collect();
+		match Self::pending_rewards_metered(who, || Ok::<(), core::convert::Infallible>(())) {
+			Ok(rewards) => rewards,
+			Err(never) => match never {},
+		}
+	}
+
+	/// [`Pallet::pending_rewards`] for callers that pay per read (the contracts' precompile):
+	/// `charge` runs before each datanet's reads (one checkpoint, one pool, one weight), and its
+	/// error stops the walk and is returned.
+	pub fn pending_rewards_metered<E>(
+		who: &T::AccountId,
+		mut charge: impl FnMut() -> Result<(), E>,
+	) -> Result<PendingRewardsOf<T>, E> {
+		let mut datanets: Vec<(DatanetId, BalanceOf<T>)> = Vec::new();
+		for (datanet, checkpoint) in Checkpoints::<T>::iter_prefix(who) {
+			charge()?;
+			let pool = Pools::<T>::get(datanet);
+			let weight = T::Datanets::contributor_weight(datanet, who);
+			let owed = Self::owed(&checkpoint, &pool, weight).min(pool.balance);
+			if !owed.is_zero() {
+				datanets.push((datanet, owed));
+			}
+		}
 		datanets.sort_by_key(|(datanet, _)| *datanet);
-		PendingRewards {
+		Ok(PendingRewards {
 			datanets,
 			as_author: Credits::<T>::get(who, Role::Author),
 			as_base_owner: Credits::<T>::get(who, Role::BaseOwner),
 			as_operator: Credits::<T>::get(who, Role::Operator),
-		}
+		})
 	}
 
 	/// What a contributor of `weight` with `checkpoint` is owed by `pool`: the unclaimed part

@@ -7,12 +7,14 @@
 //! It holds the chain's basic types (accounts, balances, block numbers), the ids of Lineage's
 //! registries, the artifact-hash rule, and (in [`usage`]) the usage batch an operator signs, its
 //! signing payload, the records' Merkle rule, and the traits the usage and attribution pallets
-//! reach the registries through.
+//! reach the registries through, and (in [`jobs`]) the fulfilment of an on-chain inference job an
+//! operator signs.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
+pub mod jobs;
 pub mod usage;
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};

@@ -170,6 +170,13 @@ impl<AccountId> OnContributorWeightChange<AccountId> for () {
 	fn on_weight_change(_: DatanetId, _: &AccountId, _: u128) {}
 }
 
+/// What other pallets (on-chain inference jobs) may ask of the operator registry.
+pub trait OperatorInspect<AccountId> {
+	/// The sr25519 key `who` signs with, when `who` is an operator whose proofs are accepted now
+	/// (registered, active, bond at least the required one); `None` otherwise.
+	fn serving_key(who: &AccountId) -> Option<polkadot_sdk::sp_core::sr25519::Public>;
+}
+
 /// How the usage pallet hands settled fees to attribution.
 pub trait SettleFees<AccountId, Balance> {
 	/// Moves the sum of `fees` from `source` and splits each adapter's fee by the fee-split

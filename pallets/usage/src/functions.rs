@@ -315,3 +315,13 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 }
+
+impl<T: Config> lineage_primitives::usage::OperatorInspect<T::AccountId> for Pallet<T> {
+	fn serving_key(who: &T::AccountId) -> Option<sr25519::Public> {
+		Operators::<T>::get(who)
+			.filter(|info| {
+				info.status == OperatorStatus::Active && info.bond >= T::OperatorBond::get()
+			})
+			.map(|info| info.signing_key)
+	}
+}

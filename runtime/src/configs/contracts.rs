@@ -5,7 +5,8 @@
 //!   wallet user can call contracts without a separate `map_account` step.
 //! - LIN has 10 decimals; Ethereum clients see 18, so `NativeToEthRatio` is `10^8`.
 //! - EVM bytecode (npm `solc`) and PolkaVM bytecode (`resolc`, ink! 6) are both accepted.
-//! - `Precompiles` is empty for now; the Lineage precompile is registered here when it lands.
+//! - `Precompiles` holds the Lineage precompile (`crate::precompiles`), through which contracts
+//!   request completions, read jobs, escrow, lineage and rewards.
 
 use crate::{
 	currency::deposit, Address, Balance, Balances, EthExtraImpl, Runtime, RuntimeCall,
@@ -45,7 +46,7 @@ impl pallet_revive::Config for Runtime {
 	type DepositPerChildTrieItem = DepositPerChildTrieItem;
 	type DepositPerByte = DepositPerByte;
 	type WeightInfo = pallet_revive::weights::SubstrateWeight<Self>;
-	type Precompiles = ();
+	type Precompiles = (crate::precompiles::LineagePrecompile,);
 	type AddressMapper = pallet_revive::AccountId32Mapper<Self>;
 	type RuntimeMemory = ConstU32<{ 128 * 1024 * 1024 }>;
 	type PVFMemory = ConstU32<{ 512 * 1024 * 1024 }>;

@@ -1,9 +1,11 @@
 //! Lineage's own pallets: the datanet and model registries (steps 1–2 of the path in
-//! `DESIGN.md`), usage proofs and escrow (steps 3, 5, 6) and attribution (steps 6–7).
+//! `DESIGN.md`), usage proofs and escrow (steps 3, 5, 6), attribution (steps 6–7) and on-chain
+//! inference jobs (the contracts' way to buy a completion).
 
 use crate::{
-	currency::UNIT, AccountId, Attribution, Balances, BlockNumber, Datanets, Models, Runtime,
-	RuntimeEvent, RuntimeHoldReason,
+	currency::{deposit, UNIT},
+	AccountId, Attribution, Balances, BlockNumber, Datanets, Models, Runtime, RuntimeEvent,
+	RuntimeHoldReason, Usage,
 };
 use polkadot_sdk::{
 	frame_support::{parameter_types, traits::ConstU32, PalletId},
@@ -43,6 +45,16 @@ parameter_types! {
 	pub const WithdrawNotice: BlockNumber = 20;
 	/// Blocks between an operator's leaving and the block it may withdraw its bond.
 	pub const UnbondingPeriod: BlockNumber = 20;
+
+	/// A job's storage deposit: one item, plus the per-byte deposit for its prompt and its
+	/// longest output (`JobDepositPerByte`).
+	pub const JobDepositBase: crate::Balance = deposit(2, 128);
+	/// A job's storage deposit per byte of prompt and of the longest output.
+	pub const JobDepositPerByte: crate::Balance = deposit(0, 1);
+	/// The shortest time to live of a job: an operator needs a few blocks to answer.
+	pub const MinJobTtl: BlockNumber = 5;
+	/// The longest time to live of a job (a day of 1-second dev blocks, 6 days at 6 s).
+	pub const MaxJobTtl: BlockNumber = 86_400;
 }
 
 impl pallet_datanets::Config for Runtime {
@@ -110,6 +122,28 @@ impl pallet_usage::Config for Runtime {
 	type MaxAdaptersPerBatch = ConstU32<64>;
 	type MaxDisputesPerBatch = ConstU32<64>;
 	type WeightInfo = pallet_usage::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = benchmark_helpers::RealAdapters;
+}
+
+impl pallet_jobs::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Currency = Balances;
+	type Adapters = Models;
+	type Operators = Usage;
+	type Settlement = Attribution;
+	/// A long chat message (the oracle's context is 2,048 tokens).
+	type MaxPromptLength = ConstU32<4_096>;
+	/// 512 tokens of text.
+	type MaxOutputLength = ConstU32<4_096>;
+	type MaxOutputTokens = ConstU32<512>;
+	type MinTtl = MinJobTtl;
+	type MaxTtl = MaxJobTtl;
+	type MaxJobsPerBlock = ConstU32<64>;
+	type JobDepositBase = JobDepositBase;
+	type JobDepositPerByte = JobDepositPerByte;
+	type WeightInfo = pallet_jobs::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = benchmark_helpers::RealAdapters;
 }
@@ -215,6 +249,25 @@ pub mod benchmark_helpers {
 		fn create_adapter(i: u32) -> lineage_primitives::AdapterId {
 			let version = <FreezeRealVersion as pallet_models::BenchmarkHelper>::frozen_version(i);
 			Self::adapter(i, alloc::vec![(version, polkadot_sdk::sp_runtime::Perbill::one())])
+		}
+
+		fn fund(who: &AccountId, amount: crate::Balance) {
+			let _ = Balances::set_balance(who, amount);
+		}
+	}
+
+	impl pallet_jobs::BenchmarkHelper<AccountId, crate::Balance> for RealAdapters {
+		fn create_adapter(i: u32) -> lineage_primitives::AdapterId {
+			<Self as pallet_usage::BenchmarkHelper<AccountId, crate::Balance>>::create_adapter(i)
+		}
+
+		fn register_operator(who: &AccountId, key: polkadot_sdk::sp_core::sr25519::Public) {
+			let _ = Balances::set_balance(who, 10 * OperatorBond::get());
+			let _ = Usage::register_operator(
+				RuntimeOrigin::signed(who.clone()),
+				key,
+				BoundedVec::truncate_from(b"http://bench".to_vec()),
+			);
 		}
 
 		fn fund(who: &AccountId, amount: crate::Balance) {

@@ -1,0 +1,457 @@
+//! # Jobs pallet
+//!
+//! On-chain inference jobs: the way a dApp pays for a completion from a contract and gets the
+//! answer back on chain. A *requester* (a wallet, or a contract through the Lineage precompile)
+//! asks for a completion of a prompt by an adapter; a registered operator's oracle runs it and
+//! submits the output with a signed [`Fulfilment`]; the pallet charges the adapter's price for
+//! the tokens used, hands the fee to [`Config::Settlement`] (the attribution pallet's split,
+//! the same path as settled usage batches) and keeps the output for the requester.
+//!
+//! ## Terms
+//!
+//! - **Job**: a prompt (UTF-8, at most [`Config::MaxPromptLength`] bytes), an adapter, the most
+//!   output tokens, the sampling parameters, a *fee ceiling* and an optional operator (any
+//!   serving operator when none). Ids are 0, 1, 2, … ([`NextJobId`]).
+//! - **Holds**: at request, the fee ceiling is held from the requester under
+//!   [`HoldReason::JobFee`] and a storage deposit (a base plus a per-byte part for the prompt and
+//!   the longest output) under [`HoldReason::JobStorage`].
+//! - **Fulfilment**: before the job expires, an operator that is serving (registered, active,
+//!   bonded: [`OperatorInspect`]) answers with the output, the token counts and the output's
+//!   sha256, signed by its key over [`fulfilment_payload`] (domain tag, genesis hash, the
+//!   fulfilment). The fee is [`usage_fee`] of the tokens at the adapter's price in force; it
+//!   must not exceed the ceiling (`FeeAboveCeiling`). The ceiling is released, the fee is
+//!   settled from the requester, the rest stays with it.
+//! - **Expiry**: each job expires `ttl` blocks after its request ([`Config::MinTtl`] ..=
+//!   [`Config::MaxTtl`], chosen by the requester). At that block a pending job is refunded (fee
+//!   ceiling and deposit released) and a fulfilled job whose output was not taken is removed
+//!   (deposit released). At most [`Config::MaxJobsPerBlock`] jobs expire in one block; a request
+//!   whose expiry block is full is refused (`ExpiryBlockFull`: pick another ttl).
+//! - **Output**: readable by anyone ([`Outputs`]) until the requester takes it
+//!   ([`Pallet::take_output`], which removes the job and releases the deposit) or it expires.
+//!
+//! ## Design
+//!
+//! - Jobs are settled when fulfilled, not after a dispute window as usage batches are: the
+//!   output and its token counts are on chain for anyone to check, and the charge is bounded by
+//!   the ceiling the requester chose.
+//! - A fulfilment may be submitted by any signed account (the operator or a relayer); its
+//!   validity rests on the operator key's signature, as with usage batches.
+//! - Expiry runs in `on_initialize` over one bounded list per block ([`Expiries`]), so it costs a
+//!   bounded, benchmarked weight and needs nobody to call it.
+//!
+//! ## Calls
+//!
+//! - [`Pallet::request`]: any signed account asks for a completion.
+//! - [`Pallet::fulfil`]: any signed account submits an operator-signed fulfilment.
+//! - [`Pallet::take_output`]: the requester takes a fulfilled job's output.
+//!
+//! ## Reading
+//!
+//! - [`Jobs`]: a job's request and state; [`Outputs`]: a fulfilled job's output.
+//! - [`Pallet::deposit_for`]: the storage deposit a prompt of some length holds.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+mod functions;
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+pub mod weights;
+
+pub use pallet::*;
+pub use weights::WeightInfo;
+
+use codec::{Decode, Encode, MaxEncodedLen};
+pub use lineage_primitives::{
+	jobs::{fulfilment_payload, response_hash, Fulfilment, JobId, SamplingParams},
+	usage::{AdapterInspect, OperatorInspect, SettleFees},
+	AdapterId,
+};
+use polkadot_sdk::{
+	frame_support::{
+		self, traits::fungible, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
+	},
+	frame_system::{self, pallet_prelude::BlockNumberFor},
+	sp_core::{sr25519, H256},
+};
+use scale_info::TypeInfo;
+
+/// The balance type of [`Config::Currency`].
+pub type BalanceOf<T> =
+	<<T as Config>::Currency as fungible::Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+/// A job's prompt.
+pub type PromptOf<T> = BoundedVec<u8, <T as Config>::MaxPromptLength>;
+/// A fulfilled job's output.
+pub type OutputOf<T> = BoundedVec<u8, <T as Config>::MaxOutputLength>;
+/// A fulfilment in the runtime's types.
+pub type FulfilmentOf<T> = Fulfilment<<T as frame_system::Config>::AccountId, OutputOf<T>>;
+/// The jobs expiring at one block.
+pub type ExpiringOf<T> = BoundedVec<JobId, <T as Config>::MaxJobsPerBlock>;
+
+/// Where a job is.
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
+)]
+#[scale_info(skip_type_params(T))]
+#[codec(mel_bound())]
+pub enum JobState<T: Config> {
+	/// Waiting for an operator.
+	Pending,
+	/// Answered: the output is in [`Outputs`].
+	Fulfilled {
+		/// The operator that answered.
+		operator: T::AccountId,
+		/// The prompt's tokens.
+		input_tokens: u64,
+		/// The tokens generated.
+		output_tokens: u64,
+		/// The fee charged (and settled).
+		fee: BalanceOf<T>,
+		/// sha256 of the output.
+		response_hash: H256,
+		/// The block it was answered in.
+		fulfilled_at: BlockNumberFor<T>,
+	},
+}
+
+/// An on-chain inference job.
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
+)]
+#[scale_info(skip_type_params(T))]
+#[codec(mel_bound())]
+pub struct Job<T: Config> {
+	/// Who asked (and pays, and may take the output).
+	pub requester: T::AccountId,
+	/// The adapter asked for.
+	pub adapter: AdapterId,
+	/// The operator asked for; any serving operator when `None`.
+	pub operator: Option<T::AccountId>,
+	/// The prompt, UTF-8: one user message of the adapter's chat.
+	pub prompt: PromptOf<T>,
+	/// The most tokens to generate.
+	pub max_output_tokens: u32,
+	/// How to sample.
+	pub sampling: SamplingParams,
+	/// The most the job may cost, held from the requester under [`HoldReason::JobFee`] while it
+	/// is pending.
+	pub max_fee: BalanceOf<T>,
+	/// The storage deposit held from the requester under [`HoldReason::JobStorage`].
+	pub deposit: BalanceOf<T>,
+	/// The block it was requested in.
+	pub requested_at: BlockNumberFor<T>,
+	/// The block at which it expires (refunded when pending, its output removed when not taken).
+	pub expires_at: BlockNumberFor<T>,
+	/// Pending or fulfilled.
+	pub state: JobState<T>,
+}
+
+/// Sets up what the benchmarks need from the other pallets.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId, Balance> {
+	/// Makes a priced, active adapter exist and returns it.
+	fn create_adapter(i: u32) -> AdapterId;
+	/// Makes `who` a serving operator with signing key `key`.
+	fn register_operator(who: &AccountId, key: sr25519::Public);
+	/// Sets `who`'s free balance to `amount`.
+	fn fund(who: &AccountId, amount: Balance);
+}
+
+// `request` takes each part of the job as its own argument (as wallets and the precompile pass
+// them), and the call macro generates constructors with the same arguments.
+#[allow(clippy::too_many_arguments)]
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use frame_support::pallet_prelude::*;
+	use frame_system::pallet_prelude::*;
+
+	#[pallet::pallet]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: polkadot_sdk::frame_system::Config {
+		/// The overarching event type.
+		#[allow(deprecated)]
+		type RuntimeEvent: From<Event<Self>>
+			+ IsType<<Self as polkadot_sdk::frame_system::Config>::RuntimeEvent>;
+
+		/// The overarching hold reason.
+		type RuntimeHoldReason: From<HoldReason>;
+
+		/// The currency fees and deposits are held and paid in.
+		type Currency: fungible::Inspect<Self::AccountId>
+			+ fungible::Mutate<Self::AccountId>
+			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+		/// The model registry: adapters' prices and status.
+		type Adapters: AdapterInspect<Self::AccountId, BalanceOf<Self>, BlockNumberFor<Self>>;
+
+		/// The operator registry: who may fulfil, with which key.
+		type Operators: OperatorInspect<Self::AccountId>;
+
+		/// Where fees go (the attribution pallet's fee split).
+		type Settlement: SettleFees<Self::AccountId, BalanceOf<Self>>;
+
+		/// The longest prompt, in bytes.
+		#[pallet::constant]
+		type MaxPromptLength: Get<u32>;
+
+		/// The longest output, in bytes.
+		#[pallet::constant]
+		type MaxOutputLength: Get<u32>;
+
+		/// The most output tokens a job may ask for.
+		#[pallet::constant]
+		type MaxOutputTokens: Get<u32>;
+
+		/// The shortest time to live a job may ask for, in blocks.
+		#[pallet::constant]
+		type MinTtl: Get<BlockNumberFor<Self>>;
+
+		/// The longest time to live a job may ask for, in blocks.
+		#[pallet::constant]
+		type MaxTtl: Get<BlockNumberFor<Self>>;
+
+		/// The most jobs that may expire at one block.
+		#[pallet::constant]
+		type MaxJobsPerBlock: Get<u32>;
+
+		/// The storage deposit's base, per job.
+		#[pallet::constant]
+		type JobDepositBase: Get<BalanceOf<Self>>;
+
+		/// The storage deposit per byte of prompt and of the longest output.
+		#[pallet::constant]
+		type JobDepositPerByte: Get<BalanceOf<Self>>;
+
+		/// Weights of this pallet's calls.
+		type WeightInfo: WeightInfo;
+
+		/// Makes adapters and operators exist for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId, BalanceOf<Self>>;
+	}
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// A pending job's fee ceiling.
+		#[codec(index = 0)]
+		JobFee,
+		/// A job's storage deposit (its prompt and output).
+		#[codec(index = 1)]
+		JobStorage,
+	}
+
+	/// The id the next job gets.
+	#[pallet::storage]
+	pub type NextJobId<T: Config> = StorageValue<_, JobId, ValueQuery>;
+
+	/// The jobs not yet taken or expired.
+	#[pallet::storage]
+	pub type Jobs<T: Config> = StorageMap<_, Twox64Concat, JobId, Job<T>>;
+
+	/// The output of each fulfilled job in [`Jobs`].
+	#[pallet::storage]
+	pub type Outputs<T: Config> = StorageMap<_, Twox64Concat, JobId, OutputOf<T>>;
+
+	/// The jobs expiring at each block.
+	#[pallet::storage]
+	pub type Expiries<T: Config> =
+		StorageMap<_, Twox64Concat, BlockNumberFor<T>, ExpiringOf<T>, ValueQuery>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A completion was requested: operators' oracles run it.
+		JobRequested {
+			/// The job.
+			job: JobId,
+			/// Who asked.
+			requester: T::AccountId,
+			/// The adapter.
+			adapter: AdapterId,
+			/// The operator asked for (any when `None`).
+			operator: Option<T::AccountId>,
+			/// The most tokens to generate.
+			max_output_tokens: u32,
+			/// The fee ceiling held.
+			max_fee: BalanceOf<T>,
+			/// The block at which it expires.
+			expires_at: BlockNumberFor<T>,
+		},
+		/// An operator answered a job: its fee was charged and split, the rest released.
+		JobFulfilled {
+			/// The job.
+			job: JobId,
+			/// The operator.
+			operator: T::AccountId,
+			/// The prompt's tokens.
+			input_tokens: u64,
+			/// The tokens generated.
+			output_tokens: u64,
+			/// The fee charged.
+			fee: BalanceOf<T>,
+			/// What of the ceiling went back to the requester.
+			refunded: BalanceOf<T>,
+			/// sha256 of the output.
+			response_hash: H256,
+		},
+		/// The requester took a job's output; the job is removed and its deposit released.
+		OutputTaken {
+			/// The job.
+			job: JobId,
+			/// The requester.
+			requester: T::AccountId,
+		},
+		/// No operator answered a job in time: its fee ceiling and deposit went back.
+		JobExpired {
+			/// The job.
+			job: JobId,
+			/// The requester.
+			requester: T::AccountId,
+			/// The fee ceiling released.
+			refunded: BalanceOf<T>,
+		},
+		/// A fulfilled job's output was not taken in time: it is removed, its deposit released.
+		OutputExpired {
+			/// The job.
+			job: JobId,
+			/// The requester.
+			requester: T::AccountId,
+		},
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The prompt is empty.
+		EmptyPrompt,
+		/// The prompt is not UTF-8.
+		PromptNotUtf8,
+		/// The most output tokens must be 1 ..= `MaxOutputTokens`.
+		BadMaxOutputTokens,
+		/// The temperature must be at most 2.000 and top-p within 0.001 ..= 1.000.
+		BadSampling,
+		/// The time to live must be `MinTtl ..= MaxTtl` blocks.
+		BadTtl,
+		/// No adapter has this id.
+		UnknownAdapter,
+		/// The adapter was revoked: it is no longer served.
+		AdapterRevoked,
+		/// The operator is not registered, not active or under-bonded.
+		NotOperator,
+		/// The fee ceiling does not cover even one input and one output token at the adapter's
+		/// price.
+		FeeCeilingTooLow,
+		/// As many jobs as allowed already expire at that block: choose another ttl.
+		ExpiryBlockFull,
+		/// The requester cannot hold the fee ceiling and the storage deposit.
+		InsufficientBalance,
+		/// No job has this id (never requested, taken or expired).
+		UnknownJob,
+		/// The job was fulfilled already.
+		AlreadyFulfilled,
+		/// The job asked for another operator.
+		WrongOperator,
+		/// The job has expired.
+		JobExpired,
+		/// A fulfilment must count at least one input token.
+		ZeroInputTokens,
+		/// More output tokens than the job allows.
+		TooManyOutputTokens,
+		/// The output is not UTF-8.
+		OutputNotUtf8,
+		/// The response hash is not the sha256 of the output.
+		ResponseHashMismatch,
+		/// The signature is not the operator key's over the fulfilment.
+		BadSignature,
+		/// The fee for the tokens exceeds the job's ceiling.
+		FeeAboveCeiling,
+		/// Only the requester may take the output.
+		NotRequester,
+		/// The job has no output yet.
+		NotFulfilled,
+		/// An amount or id overflowed.
+		Overflow,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			let expired = Self::expire(now);
+			T::WeightInfo::on_initialize_expire(expired)
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(
+			_: BlockNumberFor<T>,
+		) -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Asks for a completion of `prompt` by `adapter`; see the pallet's documentation.
+		///
+		/// Holds `max_fee` and the storage deposit ([`Pallet::deposit_for`]) from the caller.
+		/// The job expires `ttl` blocks from now.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::request(prompt.len() as u32))]
+		pub fn request(
+			origin: OriginFor<T>,
+			adapter: AdapterId,
+			prompt: PromptOf<T>,
+			max_output_tokens: u32,
+			sampling: SamplingParams,
+			max_fee: BalanceOf<T>,
+			ttl: BlockNumberFor<T>,
+			operator: Option<T::AccountId>,
+		) -> DispatchResult {
+			let requester = ensure_signed(origin)?;
+			Self::do_request(
+				requester,
+				adapter,
+				prompt,
+				max_output_tokens,
+				sampling,
+				max_fee,
+				ttl,
+				operator,
+			)
+			.map(|_| ())
+		}
+
+		/// Submits an operator's answer to a job, signed by the operator's key over
+		/// [`fulfilment_payload`]. Charges the fee for the tokens, settles it and stores the
+		/// output. Any signed account may submit it.
+		#[pallet::call_index(1)]
+		#[pallet::weight(
+			T::WeightInfo::fulfil(fulfilment.output.len() as u32)
+				.saturating_add(T::Settlement::settle_weight(1))
+		)]
+		pub fn fulfil(
+			origin: OriginFor<T>,
+			fulfilment: FulfilmentOf<T>,
+			signature: sr25519::Signature,
+		) -> DispatchResult {
+			ensure_signed(origin)?;
+			Self::do_fulfil(fulfilment, signature)
+		}
+
+		/// Takes a fulfilled job's output: removes the job and its output and releases its
+		/// deposit. (A contract takes it through the precompile, which returns the output.)
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::take_output())]
+		pub fn take_output(origin: OriginFor<T>, job: JobId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_take_output(&who, job).map(|_| ())
+		}
+	}
+}
