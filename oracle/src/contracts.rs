@@ -122,6 +122,13 @@ pub async fn read(
 	})
 }
 
+/// The account pallet-revive gives a contract: its address followed by twelve `0xEE` bytes.
+pub fn contract_account(address: H160) -> AccountId32 {
+	let mut id = [0xEE; 32];
+	id[..20].copy_from_slice(&address.0);
+	AccountId32(id)
+}
+
 /// The H160 address of `signer`'s account (its keccak-derived Ethereum address).
 pub fn address_of(signer: &Keypair) -> H160 {
 	let account = account_of(signer);
@@ -188,9 +195,7 @@ pub async fn run_dapp_demo(
 	const UNIT: u128 = 10_000_000_000;
 	let limits = Limits::default();
 	let address = deploy(client, owner, code, Vec::new(), 20 * UNIT, limits).await?;
-	let mut account = [0xEE; 32];
-	account[..20].copy_from_slice(&address.0);
-	let account = AccountId32(account);
+	let account = contract_account(address);
 	let balance = |client: &LineageClient| {
 		let client = client.clone();
 		async move {

@@ -83,11 +83,8 @@ enum ContractCommand {
 	/// Deploy a contract with `Revive::instantiate_with_code` (EVM bytecode from solc, or the
 	/// `.polkavm` blob of `cargo contract build`); prints its address.
 	Deploy {
-		/// The node's RPC URL.
-		#[arg(long, default_value = "ws://127.0.0.1:9944")]
-		url: String,
 		#[command(flatten)]
-		key: KeyArgs,
+		signer: ChainSigner,
 		/// The code file (raw bytes).
 		#[arg(long)]
 		code: PathBuf,
@@ -100,29 +97,26 @@ enum ContractCommand {
 	},
 	/// Call a contract in a transaction (`Revive::call`).
 	Call {
-		/// The node's RPC URL.
-		#[arg(long, default_value = "ws://127.0.0.1:9944")]
-		url: String,
 		#[command(flatten)]
-		key: KeyArgs,
-		/// The contract's address (0x…, 20 bytes).
-		#[arg(long)]
-		address: String,
-		/// The ABI-encoded call, hex.
-		#[arg(long)]
-		data: String,
+		signer: ChainSigner,
+		#[command(flatten)]
+		input: ContractInput,
 		/// Value sent along, in LIN's smallest unit.
 		#[arg(long, default_value_t = 0)]
 		value: u128,
 	},
+	/// Call a contract in a dry run (`ReviveApi::call`) and print the returned data, hex.
+	Read {
+		#[command(flatten)]
+		signer: ChainSigner,
+		#[command(flatten)]
+		input: ContractInput,
+	},
 	/// The dApp demo: deploy the dApp, ask an adapter through it, wait for the oracle's answer on
 	/// chain, collect it, print it with its fee and split (needs a chain-mode oracle).
 	Demo {
-		/// The node's RPC URL.
-		#[arg(long, default_value = "ws://127.0.0.1:9944")]
-		url: String,
 		#[command(flatten)]
-		key: KeyArgs,
+		signer: ChainSigner,
 		/// The dApp's code (`scripts/contracts` builds contracts/build/LineageDapp.bin).
 		#[arg(long)]
 		code: PathBuf,
@@ -133,20 +127,43 @@ enum ContractCommand {
 		#[arg(long, default_value = "What is 2 + 2?")]
 		prompt: String,
 	},
-	/// Call a contract in a dry run (`ReviveApi::call`) and print the returned data, hex.
-	Read {
-		/// The node's RPC URL.
-		#[arg(long, default_value = "ws://127.0.0.1:9944")]
-		url: String,
-		#[command(flatten)]
-		key: KeyArgs,
-		/// The contract's address (0x…, 20 bytes).
-		#[arg(long)]
-		address: String,
-		/// The ABI-encoded call, hex.
-		#[arg(long)]
-		data: String,
-	},
+}
+
+/// The node, and the account that signs.
+#[derive(clap::Args)]
+struct ChainSigner {
+	/// The node's RPC URL.
+	#[arg(long, default_value = "ws://127.0.0.1:9944")]
+	url: String,
+	#[command(flatten)]
+	key: KeyArgs,
+}
+
+impl ChainSigner {
+	/// Loads the key and connects to the node.
+	async fn open(
+		&self,
+	) -> anyhow::Result<(lineage_oracle::chain::LineageClient, subxt_signer::sr25519::Keypair)> {
+		let key = self.key.source()?.load()?;
+		Ok((connect(&self.url).await?, key))
+	}
+}
+
+/// A contract and an ABI-encoded call to it.
+#[derive(clap::Args)]
+struct ContractInput {
+	/// The contract's address (0x…, 20 bytes).
+	#[arg(long)]
+	address: String,
+	/// The ABI-encoded call, hex.
+	#[arg(long)]
+	data: String,
+}
+
+/// A contract's code from a file built by `scripts/contracts`.
+fn read_code(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+	std::fs::read(path)
+		.with_context(|| format!("reading {} (build it with scripts/contracts)", path.display()))
 }
 
 /// Hex (with or without `0x`) to bytes.
@@ -547,69 +564,39 @@ async fn main() -> anyhow::Result<()> {
 			Ok(())
 		},
 		Command::Demo(args) => demo::run(args).await,
-		Command::Contract(ContractCommand::Deploy { url, key, code, data, value }) => {
-			let key = key.source()?.load()?;
-			let code = std::fs::read(&code).with_context(|| {
-				format!("reading {} (build it with scripts/contracts)", code.display())
-			})?;
-			let client = connect(&url).await?;
-			let address = contracts::deploy(
-				&client,
-				&key,
-				code,
-				unhex("--data", &data)?,
-				value,
-				contracts::Limits::default(),
-			)
-			.await?;
+		Command::Contract(ContractCommand::Deploy { signer, code, data, value }) => {
+			let code = read_code(&code)?;
+			let (client, key) = signer.open().await?;
+			let data = unhex("--data", &data)?;
+			let limits = contracts::Limits::default();
+			let address = contracts::deploy(&client, &key, code, data, value, limits).await?;
 			println!("{address:?}");
 			Ok(())
 		},
-		Command::Contract(ContractCommand::Call { url, key, address, data, value }) => {
-			let key = key.source()?.load()?;
-			let client = connect(&url).await?;
-			let done = contracts::call(
-				&client,
-				&key,
-				h160(&address)?,
-				unhex("--data", &data)?,
-				value,
-				contracts::Limits::default(),
-			)
-			.await?;
+		Command::Contract(ContractCommand::Call { signer, input, value }) => {
+			let (client, key) = signer.open().await?;
+			let (address, data) = (h160(&input.address)?, unhex("--data", &input.data)?);
+			let limits = contracts::Limits::default();
+			let done = contracts::call(&client, &key, address, data, value, limits).await?;
 			println!("finalized in block {:?}", done.block_hash);
 			Ok(())
 		},
-		Command::Contract(ContractCommand::Demo { url, key, code, adapter, prompt }) => {
-			let key = key.source()?.load()?;
-			let code = std::fs::read(&code).with_context(|| {
-				format!("reading {} (build it with scripts/contracts)", code.display())
-			})?;
-			let client = connect(&url).await?;
-			println!("dApp → adapter {adapter}: {prompt:?}");
-			let report = contracts::run_dapp_demo(
-				&client,
-				&key,
-				code,
-				adapter,
-				&prompt,
-				std::time::Duration::from_secs(300),
-			)
-			.await?;
-			println!("{report}");
+		Command::Contract(ContractCommand::Read { signer, input }) => {
+			let (client, key) = signer.open().await?;
+			let (address, data) = (h160(&input.address)?, unhex("--data", &input.data)?);
+			let origin = lineage_oracle::chain::keys::account_of(&key);
+			let out = contracts::read(&client, &origin, address, data).await?;
+			println!("0x{}", hex::encode(out.data));
 			Ok(())
 		},
-		Command::Contract(ContractCommand::Read { url, key, address, data }) => {
-			let key = key.source()?.load()?;
-			let client = connect(&url).await?;
-			let out = contracts::read(
-				&client,
-				&lineage_oracle::chain::keys::account_of(&key),
-				h160(&address)?,
-				unhex("--data", &data)?,
-			)
-			.await?;
-			println!("0x{}", hex::encode(out.data));
+		Command::Contract(ContractCommand::Demo { signer, code, adapter, prompt }) => {
+			let code = read_code(&code)?;
+			let (client, key) = signer.open().await?;
+			println!("dApp → adapter {adapter}: {prompt:?}");
+			let timeout = std::time::Duration::from_secs(300);
+			let report =
+				contracts::run_dapp_demo(&client, &key, code, adapter, &prompt, timeout).await?;
+			println!("{report}");
 			Ok(())
 		},
 	}

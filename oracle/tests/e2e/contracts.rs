@@ -22,7 +22,7 @@ use alloy_core::{
 };
 use lineage_oracle::{
 	chain::{lineage, LineageClient},
-	contracts::{self, Limits},
+	contracts::{self, contract_account, Limits},
 	demo::{demo_fee, Setup, DEMO_PRICE, UNIT},
 };
 use subxt::utils::{AccountId32, H160};
@@ -46,13 +46,6 @@ fn code(file: &str) -> Vec<u8> {
 	std::fs::read(&path).unwrap_or_else(|e| {
 		panic!("{} is missing ({e}): run scripts/contracts (scripts/test runs it)", path.display())
 	})
-}
-
-/// The account pallet-revive gives a contract: its address followed by twelve 0xEE bytes.
-fn contract_account(address: H160) -> AccountId32 {
-	let mut id = [0xEE; 32];
-	id[..20].copy_from_slice(&address.0);
-	AccountId32(id)
 }
 
 /// `who`'s free balance now.
