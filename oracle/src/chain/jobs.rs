@@ -127,8 +127,7 @@ impl JobRunner {
 		id: JobId,
 		report: &mut JobsReport,
 	) -> Result<(), ChainError> {
-		let journal_err = |e: crate::journal::JournalError| ChainError::Journal(e.to_string());
-		let (fulfilment, signature) = match self.journal.job(id).map_err(journal_err)? {
+		let (fulfilment, signature) = match self.journal.job(id)? {
 			Some(JobEntry::Done { .. }) => return Ok(()),
 			Some(JobEntry::Answered { fulfilment, signature }) => {
 				tracing::info!(job = id, "answer journaled before a restart: submitting it again");
@@ -167,14 +166,10 @@ impl JobRunner {
 		}
 		let give_up = |reason: String| -> Result<Option<SignedAnswer>, ChainError> {
 			tracing::warn!(job = id, %reason, "job given up: it will expire and refund the requester");
-			self.journal
-				.set_job(id, &JobEntry::Done { outcome: reason })
-				.map_err(|e| ChainError::Journal(e.to_string()))?;
+			self.journal.set_job(id, &JobEntry::Done { outcome: reason })?;
 			Ok(None)
 		};
-		let (Some(hash), Some(terms)) =
-			(self.registry.hash_of(job.adapter), self.registry.by_id(job.adapter))
-		else {
+		let Some((hash, terms)) = self.registry.entry(job.adapter) else {
 			return give_up(format!("adapter {} is not in the registry", job.adapter));
 		};
 		let prompt = match String::from_utf8(job.prompt.0) {
@@ -218,9 +213,7 @@ impl JobRunner {
 		};
 		let signature = self.key.sign(&fulfilment_payload(&self.genesis, &fulfilment)).0;
 		let bytes = fulfilment.encode();
-		self.journal
-			.set_job(id, &JobEntry::Answered { fulfilment: bytes.clone(), signature })
-			.map_err(|e| ChainError::Journal(e.to_string()))?;
+		self.journal.set_job(id, &JobEntry::Answered { fulfilment: bytes.clone(), signature })?;
 		tracing::info!(
 			job = id,
 			prompt_tokens = answer.prompt_tokens,
@@ -254,9 +247,7 @@ impl JobRunner {
 		};
 		let call = lineage::tx().jobs().fulfil(wire, signature);
 		let done = |outcome: String| {
-			self.journal
-				.set_job(id, &JobEntry::Done { outcome })
-				.map_err(|e| ChainError::Journal(e.to_string()))
+			self.journal.set_job(id, &JobEntry::Done { outcome }).map_err(ChainError::from)
 		};
 		match submit_and_finalize(client, &call, &self.key).await {
 			Ok(finalized) => {

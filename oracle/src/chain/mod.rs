@@ -66,6 +66,12 @@ pub enum ChainError {
 	Journal(String),
 }
 
+impl From<crate::journal::JournalError> for ChainError {
+	fn from(e: crate::journal::JournalError) -> Self {
+		ChainError::Journal(e.to_string())
+	}
+}
+
 /// `who`'s free balance at `at` (0 for an account that does not exist).
 pub async fn free_balance(at: &BlockClient, who: AccountId32) -> Result<u128, ChainError> {
 	let v = at

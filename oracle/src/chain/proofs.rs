@@ -73,7 +73,6 @@ pub async fn proof_round(
 ) -> Result<RoundReport, ChainError> {
 	let operator = account_of(key);
 	let operator_p = lineage_primitives::AccountId::new(operator.0);
-	let journal_err = |e: crate::journal::JournalError| ChainError::Journal(e.to_string());
 	let mut report = RoundReport::default();
 	let at = client.at_current_block().await.map_err(rpc_err)?;
 	let now = at.block_number();
@@ -86,7 +85,7 @@ pub async fn proof_round(
 		.map_err(rpc_err)?;
 
 	// 1. Reconcile.
-	let unfinalized = journal.unfinalized().map_err(journal_err)?;
+	let unfinalized = journal.unfinalized()?;
 	for b in &unfinalized {
 		let seq = b.batch.sequence;
 		if seq >= next {
@@ -111,7 +110,7 @@ pub async fn proof_round(
 			},
 			None => (now as u32, 0),
 		};
-		journal.mark_finalized(seq, block, fee).map_err(journal_err)?;
+		journal.mark_finalized(seq, block, fee)?;
 		tracing::info!(sequence = seq, "batch already on chain: marked finalized");
 		report.reconciled.push(seq);
 	}
@@ -129,11 +128,9 @@ pub async fn proof_round(
 		},
 		None => {
 			let genesis = client.genesis_hash();
-			journal
-				.cut_batch(&operator_p, next, limits, |batch| {
-					key.sign(&signing_payload(&genesis, batch)).0
-				})
-				.map_err(journal_err)?
+			journal.cut_batch(&operator_p, next, limits, |batch| {
+				key.sign(&signing_payload(&genesis, batch)).0
+			})?
 		},
 	};
 	if let Some(b) = batch {
@@ -154,7 +151,7 @@ pub async fn proof_round(
 					.map_or(0, |e| e.total_fee);
 				let block =
 					client.at_block(done.block_hash).await.map_err(rpc_err)?.block_number() as u32;
-				journal.mark_finalized(seq, block, fee).map_err(journal_err)?;
+				journal.mark_finalized(seq, block, fee)?;
 				gate.refresh_outstanding().map_err(ChainError::Journal)?;
 				tracing::info!(sequence = seq, block, fee, "batch finalized");
 				report.finalized = Some(seq);
@@ -163,7 +160,7 @@ pub async fn proof_round(
 				tracing::warn!(sequence = seq, "sequence mismatch: reconciling next round");
 			},
 			Err(ChainError::Dispatch(m)) => {
-				let n = journal.reject_batch(seq, &m).map_err(journal_err)?;
+				let n = journal.reject_batch(seq, &m)?;
 				gate.refresh_outstanding().map_err(ChainError::Journal)?;
 				tracing::error!(
 					sequence = seq,
@@ -180,7 +177,7 @@ pub async fn proof_round(
 	// 3. Settle what the dispute window lets through.
 	let at = client.at_current_block().await.map_err(rpc_err)?;
 	let now = at.block_number();
-	for b in journal.finalized_unsettled().map_err(journal_err)? {
+	for b in journal.finalized_unsettled()? {
 		let seq = b.batch.sequence;
 		let held = at
 			.storage()
@@ -188,7 +185,7 @@ pub async fn proof_round(
 			.await
 			.map_err(rpc_err)?;
 		let Some(v) = held else {
-			journal.mark_settled(seq).map_err(journal_err)?;
+			journal.mark_settled(seq)?;
 			report.settled.push(seq);
 			continue;
 		};
@@ -199,7 +196,7 @@ pub async fn proof_round(
 		let call = lineage::tx().usage().settle_batch(operator, seq);
 		match submit_and_finalize(client, &call, key).await {
 			Ok(_) => {
-				journal.mark_settled(seq).map_err(journal_err)?;
+				journal.mark_settled(seq)?;
 				tracing::info!(sequence = seq, "batch settled");
 				report.settled.push(seq);
 			},

@@ -87,14 +87,14 @@ impl Registry {
 
 	/// The adapter registered with this id.
 	pub fn by_id(&self, id: AdapterId) -> Option<ChainAdapter> {
-		let maps = self.adapters.read().unwrap_or_else(|e| e.into_inner());
-		maps.by_id.get(&id).and_then(|h| maps.by_hash.get(h)).copied()
+		self.entry(id).map(|(_, adapter)| adapter)
 	}
 
-	/// The artifact hash of adapter `id`.
-	pub fn hash_of(&self, id: AdapterId) -> Option<Hash> {
+	/// Adapter `id`'s artifact hash and record.
+	pub fn entry(&self, id: AdapterId) -> Option<(Hash, ChainAdapter)> {
 		let maps = self.adapters.read().unwrap_or_else(|e| e.into_inner());
-		maps.by_id.get(&id).copied()
+		let hash = maps.by_id.get(&id)?;
+		maps.by_hash.get(hash).map(|a| (*hash, *a))
 	}
 
 	/// The block number the registry was read at (0 before the first sync).
