@@ -3,6 +3,9 @@
 //! `RelayParentOffsetApi`, `SchedulingV3EnabledApi` and `AuraUnincludedSegmentApi`;
 //! `impl_runtime_apis_plus_revive_traits!` adds the `ReviveApi` that `eth-rpc` uses.
 
+// The macro generates the public `RuntimeApi` types and modules, none of them documented.
+#![allow(missing_docs)]
+
 use alloc::vec::Vec;
 // `impl_runtime_apis_plus_revive_traits!` expands to `vec![…]`: the wasm build needs it in scope.
 #[allow(unused_imports)]

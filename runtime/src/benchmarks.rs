@@ -1,6 +1,8 @@
 //! The pallets whose benchmarks `frame-omni-bencher` runs against this runtime
 //! (`scripts/bench`). A pallet's benchmarks run only once it is listed here.
 
+#![warn(missing_docs)]
+
 use polkadot_sdk::*;
 
 #[allow(unused_imports)]

@@ -5,6 +5,8 @@
 //!   Ethereum dev accounts (alith … ethan, as `subxt_signer::eth::dev` names them) are funded.
 //! - `local_testnet`: as `development` with two collators (Alice and Bob).
 
+#![warn(missing_docs)]
+
 use crate::{
 	currency::{EXISTENTIAL_DEPOSIT, UNIT},
 	AccountId, AuraId, BalancesConfig, CollatorSelectionConfig, ParachainInfoConfig,

@@ -15,6 +15,8 @@
 //! Input that does not decode against the interface never reaches [`LineagePrecompile::call`]:
 //! pallet-revive answers it with `Panic(0x41)`.
 
+#![warn(missing_docs)]
+
 use crate::{AccountId, Balance, BlockNumber, Runtime};
 use alloc::{string::String, vec::Vec};
 use core::num::NonZero;

@@ -1,5 +1,5 @@
 //! The client's metadata file must be the runtime's metadata: the oracle generates its chain
-//! types from `oracle/metadata/lineage.scale`. `scripts/metadata` rewrites the file (it runs
+//! types from `oracle/chain/metadata/lineage.scale`. `scripts/metadata` rewrites the file (it runs
 //! this test with `LINEAGE_BLESS_METADATA=1`).
 
 mod common;
@@ -12,7 +12,8 @@ const METADATA_VERSION: u32 = 16;
 
 #[test]
 fn metadata_is_fresh() {
-	let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../oracle/metadata/lineage.scale");
+	let path =
+		PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../oracle/chain/metadata/lineage.scale");
 	// Some constants are read from storage (the parachain id): take them from the dev genesis,
 	// as on the dev chain.
 	let current: Vec<u8> = common::genesis("development").execute_with(|| {

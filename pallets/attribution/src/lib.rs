@@ -404,6 +404,7 @@ pub mod pallet {
 	pub struct GenesisConfig<T: Config> {
 		/// The fee-split policy; must be whole. [`FeePolicy::default`] when not given.
 		pub policy: FeePolicy,
+		/// Binds the config to the runtime (no data).
 		#[serde(skip)]
 		pub _config: core::marker::PhantomData<T>,
 	}

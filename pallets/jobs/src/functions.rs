@@ -58,7 +58,7 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::FeeCeilingTooLow
 		);
 		if let Some(operator) = &operator {
-			ensure!(T::Operators::serving_key(operator).is_some(), Error::<T>::NotOperator);
+			ensure!(T::Operators::serving_key(operator).is_some(), Error::<T>::OperatorNotServing);
 		}
 
 		let id = NextJobId::<T>::get();
@@ -113,7 +113,7 @@ impl<T: Config> Pallet<T> {
 		if let Some(asked) = &job.operator {
 			ensure!(asked == operator, Error::<T>::WrongOperator);
 		}
-		let key = T::Operators::serving_key(operator).ok_or(Error::<T>::NotOperator)?;
+		let key = T::Operators::serving_key(operator).ok_or(Error::<T>::OperatorNotServing)?;
 		ensure!(fulfilment.input_tokens > 0, Error::<T>::ZeroInputTokens);
 		ensure!(
 			fulfilment.output_tokens <= u64::from(job.max_output_tokens),

@@ -49,6 +49,8 @@
 //!
 //! - [`Jobs`]: a job's request and state; [`Outputs`]: a fulfilled job's output.
 //! - [`Pallet::deposit_for`]: the storage deposit a prompt of some length holds.
+//!
+//! [`usage_fee`]: lineage_primitives::usage::usage_fee
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -164,16 +166,26 @@ pub trait BenchmarkHelper<AccountId, Balance> {
 
 // `request` takes each part of the job as its own argument (as wallets and the precompile pass
 // them), and the call macro generates constructors with the same arguments.
+/// The pallet: its config, storage, events, errors, hooks and calls.
 #[allow(clippy::too_many_arguments)]
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
 	use frame_support::pallet_prelude::*;
 	use frame_system::pallet_prelude::*;
+	use polkadot_sdk::sp_runtime::traits::Zero;
 
+	/// The in-code storage version.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+
+	/// The jobs pallet: on-chain inference jobs, requested, fulfilled by a serving operator,
+	/// taken or expired.
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
+	/// The pallet's configuration: its currency, the registries and settlement it works with,
+	/// its limits, time-to-live bounds and deposits.
 	#[pallet::config]
 	pub trait Config: polkadot_sdk::frame_system::Config {
 		/// The overarching event type.
@@ -266,6 +278,7 @@ pub mod pallet {
 	pub type Expiries<T: Config> =
 		StorageMap<_, Twox64Concat, BlockNumberFor<T>, ExpiringOf<T>, ValueQuery>;
 
+	/// The pallet's events.
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -328,6 +341,7 @@ pub mod pallet {
 		},
 	}
 
+	/// The pallet's errors.
 	#[pallet::error]
 	pub enum Error<T> {
 		/// The prompt is empty.
@@ -344,8 +358,10 @@ pub mod pallet {
 		UnknownAdapter,
 		/// The adapter was revoked: it is no longer served.
 		AdapterRevoked,
-		/// The operator is not registered, not active or under-bonded.
-		NotOperator,
+		/// The operator (the one a request asks for, or the one a fulfilment names) is not
+		/// serving: it is not registered, has left, or its bond is below the operator bond
+		/// ([`OperatorInspect::serving_key`] has no key for it).
+		OperatorNotServing,
 		/// The fee ceiling does not cover even one input and one output token at the adapter's
 		/// price.
 		FeeCeilingTooLow,
@@ -388,6 +404,27 @@ pub mod pallet {
 			T::WeightInfo::on_initialize_expire(expired)
 		}
 
+		fn integrity_test() {
+			assert!(T::MaxPromptLength::get() > 0, "MaxPromptLength must be non-zero");
+			assert!(T::MaxOutputLength::get() > 0, "MaxOutputLength must be non-zero");
+			assert!(
+				T::MaxOutputTokens::get() > 0,
+				"MaxOutputTokens must be non-zero: a job must be able to ask for a token"
+			);
+			assert!(
+				T::MaxJobsPerBlock::get() > 0,
+				"MaxJobsPerBlock must be non-zero: no job could be requested"
+			);
+			assert!(
+				!T::MinTtl::get().is_zero(),
+				"MinTtl must be non-zero: a job listed at the block it is requested in never expires"
+			);
+			assert!(
+				T::MinTtl::get() <= T::MaxTtl::get(),
+				"MinTtl above MaxTtl leaves no valid ttl"
+			);
+		}
+
 		#[cfg(feature = "try-runtime")]
 		fn try_state(
 			_: BlockNumberFor<T>,
@@ -398,10 +435,26 @@ pub mod pallet {
 
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
-		/// Asks for a completion of `prompt` by `adapter`; see the pallet's documentation.
+		/// Ask for a completion of `prompt` by `adapter`; see the pallet's documentation. The job
+		/// gets the next id ([`NextJobId`]) and expires `ttl` blocks from now.
 		///
-		/// Holds `max_fee` and the storage deposit ([`Pallet::deposit_for`]) from the caller.
-		/// The job expires `ttl` blocks from now.
+		/// - Origin: signed, by the requester (a wallet, or a contract through the precompile).
+		/// - `prompt`: UTF-8, 1 to `MaxPromptLength` bytes; `max_output_tokens` in
+		///   `1..=MaxOutputTokens`; `sampling` valid ([`SamplingParams::is_valid`]); `ttl` in
+		///   `MinTtl..=MaxTtl`; `operator`: a serving operator, or `None` for any.
+		/// - `max_fee`: the fee ceiling, at least the fee of one input and one output token at
+		///   the adapter's price in force now.
+		/// - Holds `max_fee` under [`HoldReason::JobFee`] and the storage deposit
+		///   ([`Pallet::deposit_for`]) under [`HoldReason::JobStorage`] from the caller.
+		/// - Fails with `EmptyPrompt`, `PromptNotUtf8`, `BadMaxOutputTokens`, `BadSampling`,
+		///   `BadTtl`, `UnknownAdapter`, `AdapterRevoked`, `FeeCeilingTooLow`,
+		///   `OperatorNotServing` (the operator asked for), `ExpiryBlockFull` when
+		///   `MaxJobsPerBlock` jobs expire at that block already, `InsufficientBalance` when the
+		///   holds cannot be made, or `Overflow`.
+		/// - Emits [`Event::JobRequested`].
+		/// - Complexity: O(p) for a prompt of `p` bytes (its UTF-8 check); reads the adapter's
+		///   terms, the operator asked for, the next id and the expiry block's list, writes the
+		///   job, the next id and the list, and makes two holds: weighed as `request(p)`.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::request(prompt.len() as u32))]
 		pub fn request(
@@ -428,9 +481,26 @@ pub mod pallet {
 			.map(|_| ())
 		}
 
-		/// Submits an operator's answer to a job, signed by the operator's key over
-		/// [`fulfilment_payload`]. Charges the fee for the tokens, settles it and stores the
-		/// output. Any signed account may submit it.
+		/// Submit an operator's answer to a pending job, signed by the operator's key over
+		/// [`fulfilment_payload`]`(genesis hash, fulfilment)`. Charges the fee for the tokens
+		/// ([`lineage_primitives::usage::usage_fee`] at the adapter's price in force now),
+		/// releases the fee ceiling, settles the fee from the requester through
+		/// [`Config::Settlement`] and stores the output.
+		///
+		/// - Origin: signed, by anyone (the operator or a relayer), who pays the transaction fee.
+		/// - `fulfilment`: the job, the operator (the one the job asked for, if any), at least one
+		///   input token, at most the job's `max_output_tokens` output tokens, the output (UTF-8)
+		///   and its sha256.
+		/// - Fails with `UnknownJob`, `AlreadyFulfilled`, `JobExpired`, `WrongOperator`,
+		///   `OperatorNotServing`, `ZeroInputTokens`, `TooManyOutputTokens`, `OutputNotUtf8`,
+		///   `ResponseHashMismatch`, then `BadSignature`, then `UnknownAdapter`,
+		///   `AdapterRevoked`, `Overflow`, `FeeAboveCeiling`, or the currency's or the
+		///   settlement's error.
+		/// - Emits [`Event::JobFulfilled`].
+		/// - Complexity: O(o) for an output of `o` bytes (its UTF-8 check, its hash and the
+		///   signature's payload); reads the job, the operator's key and the adapter's terms,
+		///   writes the job and its output, releases a hold and settles one adapter: weighed as
+		///   `fulfil(o)` plus [`SettleFees::settle_weight`] of one adapter.
 		#[pallet::call_index(1)]
 		#[pallet::weight(
 			T::WeightInfo::fulfil(fulfilment.output.len() as u32)
@@ -445,8 +515,16 @@ pub mod pallet {
 			Self::do_fulfil(fulfilment, signature)
 		}
 
-		/// Takes a fulfilled job's output: removes the job and its output and releases its
+		/// Take a fulfilled job's output: removes the job and its output and releases its
 		/// deposit. (A contract takes it through the precompile, which returns the output.)
+		///
+		/// - Origin: signed, by the job's requester.
+		/// - Fails with `UnknownJob` (never requested, taken or expired), `NotRequester` or
+		///   `NotFulfilled`.
+		/// - Emits [`Event::OutputTaken`].
+		/// - Complexity: O(m) for the `m` jobs (at most `MaxJobsPerBlock`) expiring at the job's
+		///   block; reads and removes the job and its output, rewrites that block's list and
+		///   releases a hold.
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::take_output())]
 		pub fn take_output(origin: OriginFor<T>, job: JobId) -> DispatchResult {

@@ -157,7 +157,7 @@ fn request_refuses_bad_input_with_named_errors() {
 		);
 		assert_noop!(
 			ask(ALICE, ADAPTER, PROMPT, 16, greedy, MAX_FEE, TTL, Some(BOB)),
-			Error::<Test>::NotOperator
+			Error::<Test>::OperatorNotServing
 		);
 		// One input and one output token cost (2_000 + 6_000) / 1_000 = 8.
 		assert_noop!(
@@ -301,7 +301,10 @@ fn fulfil_refuses_what_the_job_or_the_signature_does_not_allow() {
 
 		// An operator that stopped serving.
 		MockOperators::remove(OP);
-		assert_noop!(submit(fulfilment(job, OP, b"4", 5), &op_pair()), Error::<Test>::NotOperator);
+		assert_noop!(
+			submit(fulfilment(job, OP, b"4", 5), &op_pair()),
+			Error::<Test>::OperatorNotServing
+		);
 		MockOperators::add(OP, op_pair().public());
 
 		// A revoked adapter is not charged.
@@ -403,5 +406,12 @@ fn many_jobs_across_requesters_keep_the_invariants() {
 		assert_eq!(Balances::free_balance(ALICE), BALANCE - fees);
 		assert_eq!(Balances::free_balance(BOB), BALANCE);
 		assert_eq!(Balances::free_balance(SINK), ED + fees);
+	});
+}
+
+#[test]
+fn integrity_test_works() {
+	new_test_ext().execute_with(|| {
+		<Jobs as polkadot_sdk::frame_support::traits::Hooks<u32>>::integrity_test();
 	});
 }

@@ -14,7 +14,10 @@ use alloc::{vec, vec::Vec};
 use lineage_primitives::usage::{signing_payload, usage_fee};
 use polkadot_sdk::{
 	frame_benchmarking::v2::*,
-	frame_support::traits::{fungible::Inspect, EnsureOrigin, Get},
+	frame_support::{
+		traits::{fungible::Inspect, EnsureOrigin, Get},
+		BoundedVec,
+	},
 	frame_system::RawOrigin,
 	sp_core::crypto::KeyTypeId,
 	sp_io::crypto::{sr25519_generate, sr25519_sign},

@@ -1,12 +1,15 @@
-//! The pallet's usage-proof check and charge, its read API and its invariants.
+//! What the features share: the pot (its account, and its endowment at genesis), the removal of
+//! a batch once it is settled with no dispute open; and the pallet's invariants.
 
 use super::*;
-use alloc::collections::{BTreeMap, BTreeSet};
-use frame_support::{ensure, pallet_prelude::DispatchResult, traits::Get};
-use lineage_primitives::usage::{signing_payload, usage_fee};
-use polkadot_sdk::sp_runtime::traits::{
-	AccountIdConversion, CheckedAdd, CheckedSub, UniqueSaturatedInto, Verify, Zero,
+use frame_support::{
+	pallet_prelude::DispatchResult,
+	traits::{
+		fungible::{Inspect, Mutate},
+		Get,
+	},
 };
+use polkadot_sdk::sp_runtime::traits::{AccountIdConversion, Saturating};
 
 impl<T: Config> Pallet<T> {
 	/// The account that holds every escrow and every fee not yet settled.
@@ -14,175 +17,38 @@ impl<T: Config> Pallet<T> {
 		T::PalletId::get().into_account_truncating()
 	}
 
-	/// `payer`'s escrow balance with `operator` (0 when it has none).
-	pub fn escrow_of(payer: &T::AccountId, operator: &T::AccountId) -> BalanceOf<T> {
-		Escrows::<T>::get(payer, operator).map(|e| e.balance).unwrap_or_default()
-	}
-
-	/// The record of operator `who`, if it is registered.
-	pub fn operator(who: &T::AccountId) -> Option<OperatorInfo<T>> {
-		Operators::<T>::get(who)
-	}
-
-	/// The sequence number `who`'s next batch must carry.
-	pub fn next_sequence(who: &T::AccountId) -> Sequence {
-		NextSequence::<T>::get(who)
-	}
-
-	/// The shape of a batch for its weight: `(e, p, a)` for `e` entries, `p` runs of entries with
-	/// one payer (the distinct payers when the entries are sorted, as they must be) and `a`
-	/// distinct adapters. One pass, without storage access; counts saturate at `u32::MAX`.
-	pub fn batch_shape(entries: &[UsageEntry<T::AccountId>]) -> (u32, u32, u32) {
-		let mut payers = 0usize;
-		let mut previous: Option<&T::AccountId> = None;
-		let mut adapters = BTreeSet::new();
-		for entry in entries {
-			if previous != Some(&entry.payer) {
-				payers = payers.saturating_add(1);
-				previous = Some(&entry.payer);
-			}
-			adapters.insert(entry.adapter);
+	/// Makes the pot account exist for good: endows it with the existential deposit (minted)
+	/// and gives it a provider reference. Run at genesis; a chain that adds this pallet later
+	/// runs it once in a migration.
+	pub fn ensure_pot() {
+		let pot = Self::pot_account();
+		let ed = T::Currency::minimum_balance();
+		let balance = T::Currency::balance(&pot);
+		if balance < ed {
+			let _ = T::Currency::mint_into(&pot, ed.saturating_sub(balance));
 		}
-		let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-		(count(entries.len()), count(payers), count(adapters.len()))
+		frame_system::Pallet::<T>::inc_providers(&pot);
 	}
 
-	/// Checks a usage batch and its signature, charges its fees to the payers' escrow and
-	/// stores it; see [`Pallet::submit_usage`].
-	pub(crate) fn do_submit_usage(
-		batch: UsageBatch<T::AccountId>,
-		signature: sr25519::Signature,
+	/// Store `info` as `operator`'s batch `sequence`, or, when it is settled and none of its
+	/// disputes is open, remove the batch and its entries and close it in the operator's
+	/// count of open batches.
+	pub(crate) fn store_or_close(
+		operator: &T::AccountId,
+		sequence: Sequence,
+		info: BatchInfo<T>,
 	) -> DispatchResult {
-		// Cheap checks first: sizes, the operator, the sequence, the entries' order.
-		ensure!(!batch.entries.is_empty(), Error::<T>::EmptyBatch);
-		ensure!(
-			batch.entries.len() <= T::MaxEntriesPerBatch::get() as usize,
-			Error::<T>::TooManyEntries
-		);
-		let operator = &batch.operator;
-		let mut info = Operators::<T>::get(operator).ok_or(Error::<T>::NotOperator)?;
-		ensure!(info.status == OperatorStatus::Active, Error::<T>::OperatorNotActive);
-		ensure!(info.bond >= T::OperatorBond::get(), Error::<T>::InsufficientBond);
-		let sequence = NextSequence::<T>::get(operator);
-		ensure!(batch.sequence == sequence, Error::<T>::SequenceMismatch);
-		let next_sequence = sequence.checked_add(1).ok_or(Error::<T>::Overflow)?;
-
-		let mut adapter_ids = BTreeSet::new();
-		let mut previous: Option<&UsageEntry<T::AccountId>> = None;
-		for entry in &batch.entries {
-			ensure!(
-				entry.requests > 0 && (entry.input_tokens > 0 || entry.output_tokens > 0),
-				Error::<T>::ZeroTokens
-			);
-			if let Some(previous) = previous {
-				ensure!(previous.key() < entry.key(), Error::<T>::EntriesNotSorted);
-			}
-			previous = Some(entry);
-			adapter_ids.insert(entry.adapter);
+		if info.settled && !info.disputed.iter().any(|d| d.state == DisputeState::Open) {
+			Batches::<T>::remove(operator, sequence);
+			BatchEntries::<T>::remove(operator, sequence);
+			Operators::<T>::mutate(operator, |maybe| {
+				if let Some(op) = maybe {
+					op.open_batches = op.open_batches.saturating_sub(1);
+				}
+			});
+		} else {
+			Batches::<T>::insert(operator, sequence, info);
 		}
-		ensure!(
-			adapter_ids.len() <= T::MaxAdaptersPerBatch::get() as usize,
-			Error::<T>::TooManyAdapters
-		);
-
-		// The signature, over the genesis hash and the batch.
-		let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
-		let payload = signing_payload(&genesis, &batch);
-		ensure!(signature.verify(payload.as_slice(), &info.signing_key), Error::<T>::BadSignature);
-
-		// Each distinct adapter's price in force now, read once: (per 1k input, per 1k output,
-		// the fees charged for it so far).
-		let now = frame_system::Pallet::<T>::block_number();
-		let mut adapters = BTreeMap::<AdapterId, (u128, u128, BalanceOf<T>)>::new();
-		for adapter in adapter_ids {
-			let terms =
-				T::Adapters::adapter_terms(adapter, now).ok_or(Error::<T>::UnknownAdapter)?;
-			ensure!(terms.status != AdapterUse::Revoked, Error::<T>::AdapterRevoked);
-			adapters.insert(
-				adapter,
-				(
-					terms.per_1k_input.unique_saturated_into(),
-					terms.per_1k_output.unique_saturated_into(),
-					Zero::zero(),
-				),
-			);
-		}
-
-		// Charge each run of one payer's entries to its escrow: one read and one write per payer.
-		let entries = &batch.entries;
-		let mut charges = Vec::with_capacity(entries.len());
-		let mut total_fee = BalanceOf::<T>::zero();
-		let mut start = 0;
-		while let Some(first) = entries.get(start) {
-			let payer = &first.payer;
-			let mut payer_fee = BalanceOf::<T>::zero();
-			let mut end = start;
-			while let Some(entry) = entries.get(end).filter(|e| e.payer == *payer) {
-				let (per_1k_input, per_1k_output, adapter_fee) =
-					adapters.get_mut(&entry.adapter).ok_or(Error::<T>::UnknownAdapter)?;
-				let fee = usage_fee(
-					entry.input_tokens,
-					entry.output_tokens,
-					*per_1k_input,
-					*per_1k_output,
-				)
-				.and_then(|fee| BalanceOf::<T>::try_from(fee).ok())
-				.ok_or(Error::<T>::Overflow)?;
-				*adapter_fee = adapter_fee.checked_add(&fee).ok_or(Error::<T>::Overflow)?;
-				payer_fee = payer_fee.checked_add(&fee).ok_or(Error::<T>::Overflow)?;
-				charges.push((entry.payer.clone(), entry.adapter, fee));
-				end = end.saturating_add(1);
-			}
-			if !payer_fee.is_zero() {
-				Escrows::<T>::try_mutate_exists(payer, operator, |maybe| -> DispatchResult {
-					let escrow = maybe.as_mut().ok_or(Error::<T>::InsufficientEscrow)?;
-					escrow.balance = escrow
-						.balance
-						.checked_sub(&payer_fee)
-						.ok_or(Error::<T>::InsufficientEscrow)?;
-					if escrow.balance.is_zero() && escrow.withdrawal.is_none() {
-						*maybe = None;
-					}
-					Ok(())
-				})?;
-			}
-			total_fee = total_fee.checked_add(&payer_fee).ok_or(Error::<T>::Overflow)?;
-			start = end;
-		}
-
-		// Store the batch as two values.
-		let fees_by_adapter: Vec<_> =
-			adapters.into_iter().map(|(adapter, (_, _, fee))| (adapter, fee)).collect();
-		let fees_by_adapter = FeesByAdapterOf::<T>::try_from(fees_by_adapter)
-			.map_err(|_| Error::<T>::TooManyAdapters)?;
-		let charges = ChargesOf::<T>::try_from(charges).map_err(|_| Error::<T>::TooManyEntries)?;
-		let entry_count = charges.len() as u32;
-		let settles_at = now.checked_add(&T::DisputeWindow::get()).ok_or(Error::<T>::Overflow)?;
-		info.open_batches = info.open_batches.checked_add(1).ok_or(Error::<T>::Overflow)?;
-		Batches::<T>::insert(
-			operator,
-			sequence,
-			BatchInfo::<T> {
-				submitted_at: now,
-				settles_at,
-				records_root: batch.records_root,
-				entry_count,
-				total_fee,
-				fees_by_adapter,
-				disputed: Default::default(),
-				settled: false,
-			},
-		);
-		BatchEntries::<T>::insert(operator, sequence, charges);
-		NextSequence::<T>::insert(operator, next_sequence);
-		Operators::<T>::insert(operator, info);
-		Self::deposit_event(Event::UsageSubmitted {
-			operator: batch.operator,
-			sequence,
-			entries: entry_count,
-			total_fee,
-			records_root: batch.records_root,
-		});
 		Ok(())
 	}
 
@@ -190,7 +56,7 @@ impl<T: Config> Pallet<T> {
 	/// refunded), the fees of its open disputes once it is settled.
 	#[cfg(any(feature = "try-runtime", test))]
 	pub(crate) fn outstanding(info: &BatchInfo<T>) -> BalanceOf<T> {
-		use polkadot_sdk::sp_runtime::traits::Saturating;
+		use polkadot_sdk::sp_runtime::traits::Zero;
 		if info.settled {
 			info.disputed
 				.iter()
@@ -213,11 +79,15 @@ impl<T: Config> Pallet<T> {
 	///   the pot owes for every batch.
 	#[cfg(any(feature = "try-runtime", test))]
 	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
-		use frame_support::traits::{
-			fungible::{Inspect, InspectHold},
-			tokens::{Fortitude, Preservation},
+		use alloc::collections::{BTreeMap, BTreeSet};
+		use frame_support::{
+			ensure,
+			traits::{
+				fungible::InspectHold,
+				tokens::{Fortitude, Preservation},
+			},
 		};
-		use polkadot_sdk::sp_runtime::traits::Saturating;
+		use polkadot_sdk::sp_runtime::traits::Zero;
 
 		let mut open = BTreeMap::<T::AccountId, u32>::new();
 		let mut owed = BalanceOf::<T>::zero();
@@ -313,15 +183,5 @@ impl<T: Config> Pallet<T> {
 			"the pot holds less than the escrow and unsettled fees it owes"
 		);
 		Ok(())
-	}
-}
-
-impl<T: Config> lineage_primitives::usage::OperatorInspect<T::AccountId> for Pallet<T> {
-	fn serving_key(who: &T::AccountId) -> Option<sr25519::Public> {
-		Operators::<T>::get(who)
-			.filter(|info| {
-				info.status == OperatorStatus::Active && info.bond >= T::OperatorBond::get()
-			})
-			.map(|info| info.signing_key)
 	}
 }

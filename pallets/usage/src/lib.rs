@@ -97,6 +97,14 @@
 //! - [`Pallet::operator`]: an operator's record (key, endpoint, bond, status).
 //! - [`Pallet::next_sequence`]: the sequence number an operator's next batch must carry.
 //! - [`Pallet::pot_account`]: the account holding escrow and unsettled fees.
+//!
+//! ## Code
+//!
+//! This file holds the config, storage, events, errors, hooks and the calls, each a thin call
+//! that checks the origin and hands over to a `do_*` function of its feature: `features/`
+//! `operators.rs`, `escrow.rs`, `batches.rs`, `disputes.rs` and `settlement.rs`. The records the
+//! pallet stores are in `types.rs` (re-exported here); the pot, the removal of finished batches
+//! and the invariants (`Pallet::do_try_state`) in `functions.rs`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -104,18 +112,19 @@ extern crate alloc;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+mod features;
 mod functions;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
 mod tests;
+mod types;
 pub mod weights;
 
 pub use pallet::*;
+pub use types::*;
 pub use weights::WeightInfo;
 
-use alloc::vec::Vec;
-use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 pub use lineage_primitives::{
 	usage::{
 		AdapterInspect, AdapterTerms, AdapterUse, Sequence, SettleFees, UsageBatch, UsageEntry,
@@ -123,198 +132,32 @@ pub use lineage_primitives::{
 	AdapterId,
 };
 use polkadot_sdk::{
-	frame_support::{
-		self, traits::fungible, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PalletId,
-		PartialEqNoBound,
-	},
+	frame_support::{self, traits::fungible, PalletId},
 	frame_system::{self, pallet_prelude::BlockNumberFor},
 	sp_core::{sr25519, H256},
 };
-use scale_info::TypeInfo;
 
-/// The balance type of [`Config::Currency`].
-pub type BalanceOf<T> =
-	<<T as Config>::Currency as fungible::Inspect<<T as frame_system::Config>::AccountId>>::Balance;
-/// An operator's endpoint URL.
-pub type EndpointOf<T> = BoundedVec<u8, <T as Config>::MaxEndpointLength>;
-/// A payer's escrow with one operator, in the runtime's types.
-pub type EscrowInfoOf<T> = EscrowInfo<BalanceOf<T>, BlockNumberFor<T>>;
-/// One charged entry of a batch: the payer, the adapter and the fee charged.
-pub type ChargeOf<T> = (<T as frame_system::Config>::AccountId, AdapterId, BalanceOf<T>);
-/// The charged entries of a batch, in the batch's order.
-pub type ChargesOf<T> = BoundedVec<ChargeOf<T>, <T as Config>::MaxEntriesPerBatch>;
-/// A disputed entry, in the runtime's types.
-pub type DisputeOf<T> = Dispute<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
-/// The fees of a batch per adapter, ascending by adapter id.
-pub type FeesByAdapterOf<T> =
-	BoundedVec<(AdapterId, BalanceOf<T>), <T as Config>::MaxAdaptersPerBatch>;
-/// The disputed entries of a batch, in the order they were disputed.
-pub type DisputesOf<T> = BoundedVec<DisputeOf<T>, <T as Config>::MaxDisputesPerBatch>;
-
-/// Where an operator is in its life.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-)]
-pub enum OperatorStatus<BlockNumber> {
-	/// Its batches are accepted.
-	Active,
-	/// It left at block `since`: its new batches are refused, and its bond may be withdrawn
-	/// [`Config::UnbondingPeriod`] blocks later once none of its batches is open.
-	Leaving {
-		/// The block it left in.
-		since: BlockNumber,
-	},
-}
-
-/// A registered operator.
-#[derive(
-	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
-)]
-#[scale_info(skip_type_params(T))]
-#[codec(mel_bound())]
-pub struct OperatorInfo<T: Config> {
-	/// The sr25519 key its batches are signed with.
-	pub signing_key: sr25519::Public,
-	/// Where its oracle serves requests.
-	pub endpoint: EndpointOf<T>,
-	/// The bond held from it under [`HoldReason::OperatorBond`] (less after a slash).
-	pub bond: BalanceOf<T>,
-	/// Whether it is active or leaving.
-	pub status: OperatorStatus<BlockNumberFor<T>>,
-	/// Its batches still in storage: not yet settled, or settled with a dispute still open.
-	pub open_batches: u32,
-	/// The block it registered in.
-	pub registered_at: BlockNumberFor<T>,
-}
-
-/// A payer's escrow with one operator: a ledger entry over funds that lie in the pot.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Default,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-)]
-pub struct EscrowInfo<Balance, BlockNumber> {
-	/// What the operator may still charge, and the payer withdraw.
-	pub balance: Balance,
-	/// A pending withdrawal request: the amount asked for and the block it unlocks at.
-	pub withdrawal: Option<(Balance, BlockNumber)>,
-}
-
-/// Where a dispute is.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-)]
-pub enum DisputeState {
-	/// Awaiting [`Config::ResolveOrigin`]: the entry's fee is frozen.
-	Open,
-	/// Resolved for the payer: the fee went back to its escrow.
-	Refunded,
-	/// Resolved for the operator: the fee is (or will be) settled.
-	Released,
-}
-
-/// A disputed entry of a batch. Resolved disputes stay recorded, so an entry is disputed at most
-/// once.
-#[derive(
-	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
-)]
-pub struct Dispute<AccountId, Balance> {
-	/// The entry's index in the batch.
-	pub entry: u32,
-	/// The entry's adapter.
-	pub adapter: AdapterId,
-	/// The fee charged for the entry.
-	pub fee: Balance,
-	/// The entry's payer, who disputed it.
-	pub payer: AccountId,
-	/// Where the dispute is.
-	pub state: DisputeState,
-}
-
-/// An accepted usage batch, until it is settled and none of its disputes is open. Its charged
-/// entries are kept apart, in [`BatchEntries`].
-#[derive(
-	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
-)]
-#[scale_info(skip_type_params(T))]
-#[codec(mel_bound())]
-pub struct BatchInfo<T: Config> {
-	/// The block it was accepted in.
-	pub submitted_at: BlockNumberFor<T>,
-	/// The first block at which it may be settled (and may no longer be disputed):
-	/// `submitted_at + DisputeWindow`.
-	pub settles_at: BlockNumberFor<T>,
-	/// The Merkle root of the usage records it aggregates.
-	pub records_root: H256,
-	/// The number of its entries.
-	pub entry_count: u32,
-	/// The fees charged, less those refunded after a dispute.
-	pub total_fee: BalanceOf<T>,
-	/// `total_fee` per adapter, ascending by adapter id.
-	pub fees_by_adapter: FeesByAdapterOf<T>,
-	/// Its disputed entries.
-	pub disputed: DisputesOf<T>,
-	/// Whether [`Pallet::settle_batch`] has settled it.
-	pub settled: bool,
-}
-
-/// Makes adapters exist and funds accounts for the benchmarks.
-#[cfg(feature = "runtime-benchmarks")]
-pub trait BenchmarkHelper<AccountId, Balance> {
-	/// Makes an adapter exist that is registered, active and has a non-zero price, and returns
-	/// its id; distinct `i` give distinct adapters.
-	fn create_adapter(i: u32) -> AdapterId;
-	/// Gives `who` a free balance of at least `amount`.
-	fn fund(who: &AccountId, amount: Balance);
-}
-
+/// The pallet: its config, storage, events, errors, hooks and calls.
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
 	use frame_support::{
 		pallet_prelude::*,
-		traits::{
-			fungible::{Inspect, Mutate, MutateHold},
-			tokens::{Fortitude, Precision, Preservation, Restriction},
-			BuildGenesisConfig, EnsureOrigin,
-		},
+		traits::{BuildGenesisConfig, EnsureOrigin},
 	};
 	use frame_system::pallet_prelude::*;
-	use polkadot_sdk::sp_runtime::traits::{CheckedAdd, Saturating, Zero};
+	use polkadot_sdk::sp_runtime::traits::Zero;
 
 	/// The in-code storage version.
 	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
 
+	/// The usage pallet: operators, escrow, usage batches, disputes and settlement.
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
+	/// The pallet's configuration: its currency, the registry and settlement it works with, its
+	/// amounts, periods and limits.
 	#[pallet::config]
 	pub trait Config: polkadot_sdk::frame_system::Config {
 		/// The overarching event type.
@@ -436,6 +279,8 @@ pub mod pallet {
 	pub type BatchEntries<T: Config> =
 		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, Sequence, ChargesOf<T>>;
 
+	/// The pallet's genesis: nothing to configure; it makes the pot exist
+	/// ([`Pallet::ensure_pot`]).
 	#[pallet::genesis_config]
 	#[derive(frame_support::DefaultNoBound)]
 	pub struct GenesisConfig<T: Config> {
@@ -450,6 +295,7 @@ pub mod pallet {
 		}
 	}
 
+	/// The pallet's events.
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -586,6 +432,7 @@ pub mod pallet {
 		},
 	}
 
+	/// The pallet's errors.
 	#[pallet::error]
 	pub enum Error<T> {
 		/// The account is not a registered operator.
@@ -701,29 +548,7 @@ pub mod pallet {
 			endpoint: EndpointOf<T>,
 		) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
-			ensure!(!Operators::<T>::contains_key(&operator), Error::<T>::AlreadyOperator);
-			ensure!(!OperatorKeys::<T>::contains_key(signing_key), Error::<T>::KeyInUse);
-			let bond = T::OperatorBond::get();
-			T::Currency::hold(&HoldReason::OperatorBond.into(), &operator, bond)?;
-			Operators::<T>::insert(
-				&operator,
-				OperatorInfo::<T> {
-					signing_key,
-					endpoint: endpoint.clone(),
-					bond,
-					status: OperatorStatus::Active,
-					open_batches: 0,
-					registered_at: frame_system::Pallet::<T>::block_number(),
-				},
-			);
-			OperatorKeys::<T>::insert(signing_key, &operator);
-			Self::deposit_event(Event::OperatorRegistered {
-				operator,
-				signing_key,
-				endpoint,
-				bond,
-			});
-			Ok(())
+			Self::do_register_operator(operator, signing_key, endpoint)
 		}
 
 		/// Replace the caller's signing key with `new_key`. Batches signed by the old key are
@@ -737,14 +562,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::rotate_key())]
 		pub fn rotate_key(origin: OriginFor<T>, new_key: sr25519::Public) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
-			let mut info = Operators::<T>::get(&operator).ok_or(Error::<T>::NotOperator)?;
-			ensure!(!OperatorKeys::<T>::contains_key(new_key), Error::<T>::KeyInUse);
-			let old_key = core::mem::replace(&mut info.signing_key, new_key);
-			OperatorKeys::<T>::remove(old_key);
-			OperatorKeys::<T>::insert(new_key, &operator);
-			Operators::<T>::insert(&operator, info);
-			Self::deposit_event(Event::SigningKeyRotated { operator, old_key, new_key });
-			Ok(())
+			Self::do_rotate_key(operator, new_key)
 		}
 
 		/// Replace the caller's endpoint URL.
@@ -757,13 +575,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::set_endpoint())]
 		pub fn set_endpoint(origin: OriginFor<T>, endpoint: EndpointOf<T>) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
-			Operators::<T>::try_mutate(&operator, |maybe| -> DispatchResult {
-				let info = maybe.as_mut().ok_or(Error::<T>::NotOperator)?;
-				info.endpoint = endpoint.clone();
-				Ok(())
-			})?;
-			Self::deposit_event(Event::EndpointSet { operator, endpoint });
-			Ok(())
+			Self::do_set_endpoint(operator, endpoint)
 		}
 
 		/// Hold `amount` more as the caller's bond (to top it up after a slash).
@@ -777,14 +589,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::bond_extra())]
 		pub fn bond_extra(origin: OriginFor<T>, amount: BalanceOf<T>) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
-			ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
-			let mut info = Operators::<T>::get(&operator).ok_or(Error::<T>::NotOperator)?;
-			info.bond = info.bond.checked_add(&amount).ok_or(Error::<T>::Overflow)?;
-			T::Currency::hold(&HoldReason::OperatorBond.into(), &operator, amount)?;
-			let bond = info.bond;
-			Operators::<T>::insert(&operator, info);
-			Self::deposit_event(Event::BondIncreased { operator, amount, bond });
-			Ok(())
+			Self::do_bond_extra(operator, amount)
 		}
 
 		/// Leave: the caller's new batches are refused from now on; its open batches may still
@@ -800,17 +605,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::leave())]
 		pub fn leave(origin: OriginFor<T>) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
-			let now = frame_system::Pallet::<T>::block_number();
-			let unbonds_at =
-				now.checked_add(&T::UnbondingPeriod::get()).ok_or(Error::<T>::Overflow)?;
-			Operators::<T>::try_mutate(&operator, |maybe| -> DispatchResult {
-				let info = maybe.as_mut().ok_or(Error::<T>::NotOperator)?;
-				ensure!(info.status == OperatorStatus::Active, Error::<T>::OperatorNotActive);
-				info.status = OperatorStatus::Leaving { since: now };
-				Ok(())
-			})?;
-			Self::deposit_event(Event::OperatorLeft { operator, unbonds_at });
-			Ok(())
+			Self::do_leave(operator)
 		}
 
 		/// Release the caller's bond and deregister it (its signing key is freed; its sequence
@@ -825,25 +620,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::withdraw_bond())]
 		pub fn withdraw_bond(origin: OriginFor<T>) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
-			let info = Operators::<T>::get(&operator).ok_or(Error::<T>::NotOperator)?;
-			let OperatorStatus::Leaving { since } = info.status else {
-				return Err(Error::<T>::NotLeaving.into());
-			};
-			let now = frame_system::Pallet::<T>::block_number();
-			ensure!(
-				now >= since.saturating_add(T::UnbondingPeriod::get()),
-				Error::<T>::StillUnbonding
-			);
-			ensure!(info.open_batches == 0, Error::<T>::OpenBatches);
-			let released = T::Currency::release_all(
-				&HoldReason::OperatorBond.into(),
-				&operator,
-				Precision::BestEffort,
-			)?;
-			Operators::<T>::remove(&operator);
-			OperatorKeys::<T>::remove(info.signing_key);
-			Self::deposit_event(Event::OperatorRemoved { operator, released });
-			Ok(())
+			Self::do_withdraw_bond(operator)
 		}
 
 		/// Deposit `amount` into the caller's escrow with `operator`: it is transferred into the
@@ -862,17 +639,7 @@ pub mod pallet {
 			amount: BalanceOf<T>,
 		) -> DispatchResult {
 			let payer = ensure_signed(origin)?;
-			ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
-			let info = Operators::<T>::get(&operator).ok_or(Error::<T>::NotOperator)?;
-			ensure!(info.status == OperatorStatus::Active, Error::<T>::OperatorNotActive);
-			let balance = Escrows::<T>::try_mutate(&payer, &operator, |maybe| {
-				let escrow = maybe.get_or_insert_with(Default::default);
-				escrow.balance = escrow.balance.checked_add(&amount).ok_or(Error::<T>::Overflow)?;
-				Ok::<_, DispatchError>(escrow.balance)
-			})?;
-			T::Currency::transfer(&payer, &Self::pot_account(), amount, Preservation::Preserve)?;
-			Self::deposit_event(Event::EscrowDeposited { payer, operator, amount, balance });
-			Ok(())
+			Self::do_deposit_escrow(payer, operator, amount)
 		}
 
 		/// Ask for `amount` of the caller's escrow with `operator` back, withdrawable
@@ -892,18 +659,7 @@ pub mod pallet {
 			amount: BalanceOf<T>,
 		) -> DispatchResult {
 			let payer = ensure_signed(origin)?;
-			ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
-			let unlocks_at = frame_system::Pallet::<T>::block_number()
-				.checked_add(&T::WithdrawNotice::get())
-				.ok_or(Error::<T>::Overflow)?;
-			Escrows::<T>::try_mutate(&payer, &operator, |maybe| -> DispatchResult {
-				let escrow = maybe.as_mut().ok_or(Error::<T>::NoEscrow)?;
-				ensure!(amount <= escrow.balance, Error::<T>::InsufficientEscrow);
-				escrow.withdrawal = Some((amount, unlocks_at));
-				Ok(())
-			})?;
-			Self::deposit_event(Event::WithdrawalRequested { payer, operator, amount, unlocks_at });
-			Ok(())
+			Self::do_request_withdrawal(payer, operator, amount)
 		}
 
 		/// Take back what is left of the caller's withdrawal request with `operator`: the smaller
@@ -919,28 +675,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::withdraw_escrow())]
 		pub fn withdraw_escrow(origin: OriginFor<T>, operator: T::AccountId) -> DispatchResult {
 			let payer = ensure_signed(origin)?;
-			let now = frame_system::Pallet::<T>::block_number();
-			let mut escrow = Escrows::<T>::get(&payer, &operator).ok_or(Error::<T>::NoEscrow)?;
-			let (requested, unlocks_at) = escrow.withdrawal.ok_or(Error::<T>::NoWithdrawal)?;
-			ensure!(now >= unlocks_at, Error::<T>::WithdrawalLocked);
-			let amount = requested.min(escrow.balance);
-			escrow.balance = escrow.balance.saturating_sub(amount);
-			escrow.withdrawal = None;
-			if escrow.balance.is_zero() {
-				Escrows::<T>::remove(&payer, &operator);
-			} else {
-				Escrows::<T>::insert(&payer, &operator, escrow);
-			}
-			if !amount.is_zero() {
-				T::Currency::transfer(
-					&Self::pot_account(),
-					&payer,
-					amount,
-					Preservation::Preserve,
-				)?;
-			}
-			Self::deposit_event(Event::EscrowWithdrawn { payer, operator, amount });
-			Ok(())
+			Self::do_withdraw_escrow(payer, operator)
 		}
 
 		/// Submit a usage batch signed by its operator's key, and charge its fees to the payers'
@@ -994,37 +729,7 @@ pub mod pallet {
 			entry_index: u32,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let mut info =
-				Batches::<T>::get(&operator, sequence).ok_or(Error::<T>::UnknownBatch)?;
-			let now = frame_system::Pallet::<T>::block_number();
-			ensure!(now < info.settles_at, Error::<T>::DisputeWindowClosed);
-			let charges =
-				BatchEntries::<T>::get(&operator, sequence).ok_or(Error::<T>::UnknownBatch)?;
-			let (payer, adapter, fee) =
-				charges.get(entry_index as usize).cloned().ok_or(Error::<T>::UnknownEntry)?;
-			ensure!(payer == who, Error::<T>::NotPayer);
-			ensure!(
-				!info.disputed.iter().any(|d| d.entry == entry_index),
-				Error::<T>::AlreadyDisputed
-			);
-			info.disputed
-				.try_push(Dispute {
-					entry: entry_index,
-					adapter,
-					fee,
-					payer: payer.clone(),
-					state: DisputeState::Open,
-				})
-				.map_err(|_| Error::<T>::TooManyDisputes)?;
-			Batches::<T>::insert(&operator, sequence, info);
-			Self::deposit_event(Event::DisputeOpened {
-				operator,
-				sequence,
-				entry: entry_index,
-				payer,
-				fee,
-			});
-			Ok(())
+			Self::do_dispute(who, operator, sequence, entry_index)
 		}
 
 		/// Settle `operator`'s batch `sequence`: hand its fees per adapter, less those frozen by
@@ -1079,146 +784,7 @@ pub mod pallet {
 			refund: bool,
 		) -> DispatchResult {
 			T::ResolveOrigin::ensure_origin(origin)?;
-			let mut info =
-				Batches::<T>::get(&operator, sequence).ok_or(Error::<T>::UnknownBatch)?;
-			let dispute = info
-				.disputed
-				.iter_mut()
-				.find(|d| d.entry == entry_index && d.state == DisputeState::Open)
-				.ok_or(Error::<T>::NotDisputed)?;
-			let (payer, adapter, fee) = (dispute.payer.clone(), dispute.adapter, dispute.fee);
-			let mut slashed = Zero::zero();
-			if refund {
-				dispute.state = DisputeState::Refunded;
-				info.total_fee = info.total_fee.saturating_sub(fee);
-				if let Some((_, adapter_fee)) =
-					info.fees_by_adapter.iter_mut().find(|(id, _)| *id == adapter)
-				{
-					*adapter_fee = adapter_fee.saturating_sub(fee);
-				}
-				if !fee.is_zero() {
-					Escrows::<T>::try_mutate(&payer, &operator, |maybe| {
-						let escrow = maybe.get_or_insert_with(Default::default);
-						escrow.balance =
-							escrow.balance.checked_add(&fee).ok_or(Error::<T>::Overflow)?;
-						Ok::<_, DispatchError>(())
-					})?;
-				}
-				slashed = Self::slash(&operator)?;
-			} else {
-				dispute.state = DisputeState::Released;
-				if info.settled && !fee.is_zero() {
-					T::Settlement::settle(&Self::pot_account(), &operator, &[(adapter, fee)])?;
-				}
-			}
-			Self::store_or_close(&operator, sequence, info)?;
-			Self::deposit_event(Event::DisputeResolved {
-				operator,
-				sequence,
-				entry: entry_index,
-				refunded: refund,
-				slashed,
-			});
-			Ok(())
-		}
-	}
-
-	impl<T: Config> Pallet<T> {
-		/// Slash the smaller of [`Config::DisputeSlash`] and `operator`'s bond to
-		/// [`Config::SlashBeneficiary`]; returns what was slashed.
-		fn slash(operator: &T::AccountId) -> Result<BalanceOf<T>, DispatchError> {
-			let Some(mut info) = Operators::<T>::get(operator) else {
-				// Unreachable: an operator with a batch in storage cannot deregister.
-				return Ok(Zero::zero());
-			};
-			let amount = T::DisputeSlash::get().min(info.bond);
-			if amount.is_zero() {
-				return Ok(amount);
-			}
-			let slashed = T::Currency::transfer_on_hold(
-				&HoldReason::OperatorBond.into(),
-				operator,
-				&T::SlashBeneficiary::get(),
-				amount,
-				Precision::BestEffort,
-				Restriction::Free,
-				Fortitude::Force,
-			)?;
-			info.bond = info.bond.saturating_sub(slashed);
-			Operators::<T>::insert(operator, info);
-			Ok(slashed)
-		}
-
-		/// Store `info` as `operator`'s batch `sequence`, or, when it is settled and none of its
-		/// disputes is open, remove the batch and its entries and close it in the operator's
-		/// count of open batches.
-		pub(crate) fn store_or_close(
-			operator: &T::AccountId,
-			sequence: Sequence,
-			info: BatchInfo<T>,
-		) -> DispatchResult {
-			if info.settled && !info.disputed.iter().any(|d| d.state == DisputeState::Open) {
-				Batches::<T>::remove(operator, sequence);
-				BatchEntries::<T>::remove(operator, sequence);
-				Operators::<T>::mutate(operator, |maybe| {
-					if let Some(op) = maybe {
-						op.open_batches = op.open_batches.saturating_sub(1);
-					}
-				});
-			} else {
-				Batches::<T>::insert(operator, sequence, info);
-			}
-			Ok(())
-		}
-
-		/// Settle a batch; see [`Pallet::settle_batch`].
-		pub(crate) fn do_settle_batch(
-			operator: T::AccountId,
-			sequence: Sequence,
-		) -> DispatchResultWithPostInfo {
-			let mut info =
-				Batches::<T>::get(&operator, sequence).ok_or(Error::<T>::UnknownBatch)?;
-			ensure!(!info.settled, Error::<T>::AlreadySettled);
-			let now = frame_system::Pallet::<T>::block_number();
-			ensure!(now >= info.settles_at, Error::<T>::DisputeWindowOpen);
-
-			let adapters = info.fees_by_adapter.len() as u32;
-			let mut payable: Vec<(AdapterId, BalanceOf<T>)> = info.fees_by_adapter.to_vec();
-			let mut frozen = BalanceOf::<T>::zero();
-			for dispute in info.disputed.iter().filter(|d| d.state == DisputeState::Open) {
-				frozen = frozen.saturating_add(dispute.fee);
-				if let Ok(i) = payable.binary_search_by_key(&dispute.adapter, |(id, _)| *id) {
-					payable[i].1 = payable[i].1.saturating_sub(dispute.fee);
-				}
-			}
-			payable.retain(|(_, fee)| !fee.is_zero());
-			let settled = payable
-				.iter()
-				.fold(BalanceOf::<T>::zero(), |sum, (_, fee)| sum.saturating_add(*fee));
-			if !payable.is_empty() {
-				T::Settlement::settle(&Self::pot_account(), &operator, &payable)?;
-			}
-			info.settled = true;
-			Self::store_or_close(&operator, sequence, info)?;
-			Self::deposit_event(Event::BatchSettled { operator, sequence, settled, frozen });
-			Ok(Some(
-				T::WeightInfo::settle_batch(adapters)
-					.saturating_add(T::Settlement::settle_weight(payable.len() as u32)),
-			)
-			.into())
-		}
-
-		/// Makes the pot account exist for good: endows it with the existential deposit (minted)
-		/// and gives it a provider reference. Run at genesis; a chain that adds this pallet later
-		/// runs it once in a migration.
-		pub fn ensure_pot() {
-			let pot = Self::pot_account();
-			let ed = T::Currency::minimum_balance();
-			let balance = T::Currency::balance(&pot);
-			if balance < ed {
-				let _ = T::Currency::mint_into(&pot, ed.saturating_sub(balance));
-			}
-			frame_system::Pallet::<T>::inc_providers(&pot);
+			Self::do_resolve_dispute(operator, sequence, entry_index, refund)
 		}
 	}
 }

@@ -13,6 +13,7 @@ use polkadot_sdk::{
 			fungible::{InspectHold, Mutate},
 			Hooks,
 		},
+		BoundedVec,
 	},
 	sp_core::{sr25519, Pair},
 	sp_runtime::{traits::BadOrigin, DispatchResult, TokenError},

@@ -8,6 +8,8 @@
 //! - `Precompiles` holds the Lineage precompile (`crate::precompiles`), through which contracts
 //!   request completions, read jobs, escrow, lineage and rewards.
 
+#![warn(missing_docs)]
+
 use crate::{
 	currency::deposit, Address, Balance, Balances, EthExtraImpl, Runtime, RuntimeCall,
 	RuntimeEvent, RuntimeHoldReason, RuntimeOrigin, Signature, Timestamp, EVM_CHAIN_ID,

@@ -1,6 +1,8 @@
-//! Lineage's own pallets: the datanet and model registries (steps 1–2 of the path in
-//! `DESIGN.md`), usage proofs and escrow (steps 3, 5, 6), attribution (steps 6–7) and on-chain
+//! Lineage's own pallets: the datanet and model registries (steps 1–2 of the path in the
+//! README), usage proofs and escrow (steps 3, 5, 6), attribution (steps 6–7) and on-chain
 //! inference jobs (the contracts' way to buy a completion).
+
+#![warn(missing_docs)]
 
 use crate::{
 	currency::{deposit, UNIT},

@@ -2,6 +2,8 @@
 //! this module holds the system, money, governance, account-tool and collator pallets;
 //! [`xcm_config`] the XCM pallets; [`contracts`] pallet-revive; [`lineage`] Lineage's pallets.
 
+#![warn(missing_docs)]
+
 pub mod contracts;
 pub mod lineage;
 pub mod xcm_config;
@@ -78,15 +80,17 @@ pub type ConsensusHook = cumulus_pallet_aura_ext::FixedVelocityConsensusHook<
 >;
 
 parameter_types! {
+	/// The runtime version, as `System` reports it.
 	pub const Version: sp_version::RuntimeVersion = VERSION;
 
-	// The maximum length of a block is 5 MiB; `Normal` extrinsics may fill 75% of it.
+	/// The maximum length of a block: 5 MiB, of which `Normal` extrinsics may fill 75%.
 	pub RuntimeBlockLength: BlockLength = BlockLength::builder()
 		.max_length(5 * 1024 * 1024)
 		.modify_max_length_for_class(DispatchClass::Normal, |m| {
 			*m = NORMAL_DISPATCH_RATIO * *m
 		})
 		.build();
+	/// Block weights: the base block and extrinsic weights, and the share each dispatch class may use.
 	pub RuntimeBlockWeights: BlockWeights = BlockWeights::builder()
 		.base_block(BlockExecutionWeight::get())
 		.for_class(DispatchClass::all(), |weights| {
@@ -105,6 +109,7 @@ parameter_types! {
 		})
 		.avg_block_initialization(AVERAGE_ON_INITIALIZE_RATIO)
 		.build_or_panic();
+	/// The SS58 address prefix (42, the generic Substrate prefix).
 	pub const SS58Prefix: u16 = SS58_PREFIX;
 }
 
@@ -148,6 +153,7 @@ impl pallet_authorship::Config for Runtime {
 }
 
 parameter_types! {
+	/// The least balance an account may hold.
 	pub const ExistentialDeposit: Balance = EXISTENTIAL_DEPOSIT;
 }
 
@@ -201,9 +207,9 @@ impl pallet_utility::Config for Runtime {
 }
 
 parameter_types! {
-	// One storage item; key size is 32; value is size 4+4+16+32 bytes = 56 bytes.
+	/// The deposit of a multisig operation: one storage item (key 32 bytes, value 56 bytes).
 	pub const DepositBase: Balance = deposit(1, 88);
-	// Additional storage item size of 32 bytes.
+	/// The deposit per multisig signatory: 32 more bytes.
 	pub const DepositFactor: Balance = deposit(0, 32);
 }
 
@@ -276,12 +282,13 @@ impl InstanceFilter<RuntimeCall> for ProxyType {
 }
 
 parameter_types! {
-	// One storage item; key size 32, value size 8.
+	/// The deposit of a proxy list: one storage item (key 32 bytes, value 8 bytes).
 	pub const ProxyDepositBase: Balance = deposit(1, 40);
-	// Additional storage item size of 33 bytes.
+	/// The deposit per proxy: 33 more bytes.
 	pub const ProxyDepositFactor: Balance = deposit(0, 33);
-	// One storage item; key size 32, value size 16.
+	/// The deposit of an announcement list: one storage item (key 32 bytes, value 16 bytes).
 	pub const AnnouncementDepositBase: Balance = deposit(1, 48);
+	/// The deposit per announcement: 66 more bytes.
 	pub const AnnouncementDepositFactor: Balance = deposit(0, 66);
 }
 
@@ -302,8 +309,11 @@ impl pallet_proxy::Config for Runtime {
 }
 
 parameter_types! {
+	/// The block weight kept for incoming XCMP messages: a quarter.
 	pub const ReservedXcmpWeight: Weight = MAXIMUM_BLOCK_WEIGHT.saturating_div(4);
+	/// The block weight kept for downward messages: a quarter.
 	pub const ReservedDmpWeight: Weight = MAXIMUM_BLOCK_WEIGHT.saturating_div(4);
+	/// Where downward messages come from: the relay chain.
 	pub const RelayOrigin: AggregateMessageOrigin = AggregateMessageOrigin::Parent;
 }
 
@@ -326,6 +336,7 @@ impl cumulus_pallet_parachain_system::Config for Runtime {
 impl staging_parachain_info::Config for Runtime {}
 
 parameter_types! {
+	/// The block weight the message queue may use to service queued messages.
 	pub MessageQueueServiceWeight: Weight =
 		Perbill::from_percent(35) * RuntimeBlockWeights::get().max_block;
 }
@@ -376,6 +387,7 @@ impl cumulus_pallet_xcmp_queue::Config for Runtime {
 parameter_types! {
 	/// Session length in blocks.
 	pub const Period: u32 = 6 * HOURS;
+	/// The first session starts at block 0.
 	pub const Offset: u32 = 0;
 }
 
@@ -405,9 +417,11 @@ impl pallet_aura::Config for Runtime {
 }
 
 parameter_types! {
+	/// The collator-selection pot's account.
 	pub const PotId: PalletId = PalletId(*b"PotStake");
+	/// Blocks per session, for collator selection.
 	pub const SessionLength: BlockNumber = 6 * HOURS;
-	// StakingAdmin pluralistic body.
+	/// The pluralistic body that administers staking (collator selection).
 	pub const StakingAdminBodyId: BodyId = BodyId::Defense;
 }
 

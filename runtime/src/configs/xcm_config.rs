@@ -4,6 +4,8 @@
 //! Lineage holds only its native token, LIN (the asset at `Location::here()`); it trusts no
 //! other chain as a reserve or teleporter yet.
 
+#![warn(missing_docs)]
+
 use crate::{
 	AccountId, AllPalletsWithSystem, Balance, Balances, ParachainInfo, ParachainSystem,
 	PolkadotXcm, Runtime, RuntimeCall, RuntimeEvent, RuntimeHoldReason, RuntimeOrigin, XcmpQueue,
@@ -42,6 +44,7 @@ parameter_types! {
 	pub const HereLocation: Location = Location::here();
 	/// The relay network is left unnamed: set it when the chain is onboarded.
 	pub const RelayNetwork: Option<NetworkId> = None;
+	/// The origin of messages from the relay chain.
 	pub RelayChainOrigin: RuntimeOrigin = cumulus_pallet_xcm::Origin::Relay.into();
 	/// This chain's location as seen from the relay's universe.
 	pub UniversalLocation: InteriorLocation = Parachain(ParachainInfo::parachain_id().into()).into();
@@ -95,9 +98,11 @@ pub type XcmOriginToTransactDispatchOrigin = (
 );
 
 parameter_types! {
-	// One XCM operation is 1_000_000_000 weight - almost certainly a conservative estimate.
+	/// The weight of one XCM instruction: 1,000,000,000, almost certainly a conservative estimate.
 	pub const UnitWeightCost: Weight = Weight::from_parts(1_000_000_000, 64 * 1024);
+	/// The most instructions one XCM message may hold.
 	pub const MaxInstructions: u32 = 100;
+	/// The most assets the XCM holding register may hold.
 	pub const MaxAssetsIntoHolding: u32 = 64;
 }
 
@@ -180,9 +185,12 @@ pub type XcmRouter = WithUniqueTopic<(
 )>;
 
 parameter_types! {
+	/// The hold reason of the deposit for an authorised XCM alias.
 	pub const AuthorizeAliasHoldReason: RuntimeHoldReason =
 		RuntimeHoldReason::PolkadotXcm(pallet_xcm::HoldReason::AuthorizeAlias);
+	/// The deposit per authorised XCM alias.
 	pub const AliasDepositPerItem: Balance = crate::currency::deposit(1, 0);
+	/// The deposit per byte of an authorised XCM alias.
 	pub const AliasDepositPerByte: Balance = crate::currency::deposit(0, 1);
 }
 

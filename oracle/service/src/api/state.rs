@@ -1,0 +1,22 @@
+//! What every handler shares: the inference layer, the payer check and the body limit.
+
+use super::payer::PayerAuth;
+use crate::infer::Infer;
+
+/// The server's state: the inference layer, the payer check, the body limit.
+#[derive(Clone)]
+pub struct AppState {
+	/// The inference layer the handlers call.
+	pub infer: Infer,
+	/// When set, generation requests must be signed by their payer.
+	pub payer_auth: Option<PayerAuth>,
+	/// The largest request body, in bytes.
+	pub max_body_bytes: usize,
+}
+
+impl AppState {
+	/// The inference layer.
+	pub fn infer(&self) -> &Infer {
+		&self.infer
+	}
+}

@@ -1,0 +1,380 @@
+//! The oracle joined to the chain: one connection shared by everything ([`ChainLink`]), the
+//! registry sync that follows finalized blocks, and the proof loop, each reconnecting after the
+//! node goes away.
+//!
+//! [`ChainService::connect`] runs before the HTTP server starts: it waits for the node, checks
+//! that the operator is registered with this key, loads the registry and builds the
+//! [`ChainGate`]; [`ChainService::spawn`] then starts the background tasks over the server's
+//! state (a revoked adapter is unloaded from its cache).
+
+use std::{sync::Arc, time::Duration};
+
+use prometheus::{IntCounterVec, IntGauge, Opts};
+use subxt::utils::AccountId32;
+use subxt_signer::sr25519::Keypair;
+
+use lineage_adapters::AdapterStore;
+use lineage_chain::{
+	connect,
+	keys::account_of,
+	lineage::{self, runtime_types::pallet_usage::types::OperatorStatus},
+	operator_info, rpc_err,
+	time::unix_time_ms,
+	LineageClient,
+};
+
+use super::{
+	error::{ChainError, ClientError},
+	gate::ChainGate,
+	jobs::{queue_pending, JobQueue, JobRunner},
+	link::ChainLink,
+	proofs::{proof_round, RoundReport},
+	registry::{load_adapters, Registry},
+};
+use crate::{
+	infer::Infer,
+	journal::{BatchLimits, Journal},
+};
+
+/// How the oracle works with the chain.
+#[derive(Clone, Debug)]
+pub struct ChainConfig {
+	/// The node's RPC URL (`ws://127.0.0.1:9944`).
+	pub url: String,
+	/// How often a batch is cut from the journal and settlement is tried.
+	pub batch_interval: Duration,
+	/// The most usage records one batch aggregates (its entries and adapters are bounded by
+	/// the runtime's `MaxEntriesPerBatch` and `MaxAdaptersPerBatch`, read at connect).
+	pub max_records_per_batch: u32,
+	/// How far a payer's signed timestamp may be from the oracle's clock.
+	pub max_skew_ms: u64,
+	/// Serve the base model alone to signed payers, free ([`ChainGate::with_free_base`]).
+	pub free_base: bool,
+}
+
+impl ChainConfig {
+	/// Defaults for `url`: a batch every 2 s of at most 100,000 records, 5 minutes of clock
+	/// skew.
+	pub fn new(url: impl Into<String>) -> Self {
+		ChainConfig {
+			url: url.into(),
+			batch_interval: Duration::from_secs(2),
+			max_records_per_batch: 100_000,
+			max_skew_ms: 300_000,
+			free_base: false,
+		}
+	}
+}
+
+/// The oracle's chain side, connected and checked.
+pub struct ChainService {
+	config: ChainConfig,
+	key: Keypair,
+	link: Arc<ChainLink>,
+	registry: Arc<Registry>,
+	journal: Arc<Journal>,
+	gate: Arc<ChainGate>,
+	genesis: [u8; 32],
+	/// The batch limits: the runtime's, and the configured records bound.
+	limits: BatchLimits,
+	/// On-chain jobs to look at.
+	jobs: Arc<JobQueue>,
+}
+
+/// Connects to `url`, retrying every second until the node answers (logging each failure).
+async fn connect_retrying(url: &str) -> LineageClient {
+	let mut delay = Duration::from_millis(500);
+	loop {
+		match connect(url).await {
+			Ok(client) => return client,
+			Err(e) => tracing::warn!(error = %e, "waiting for the node"),
+		}
+		tokio::time::sleep(delay).await;
+		delay = (delay * 2).min(Duration::from_secs(5));
+	}
+}
+
+impl ChainService {
+	/// Waits for the node, checks the operator's registration, loads the registry and the
+	/// journal's outstanding usage.
+	pub async fn connect(
+		config: ChainConfig,
+		key: Keypair,
+		journal: Arc<Journal>,
+		store: Arc<AdapterStore>,
+	) -> Result<ChainService, ChainError> {
+		let client = connect_retrying(&config.url).await;
+		let operator = account_of(&key);
+		// An operator not registered yet is waited for (scripts/dev registers it once the
+		// oracle runs); every other mismatch is an error.
+		let (info, at) = loop {
+			let at = client.at_current_block().await.map_err(rpc_err)?;
+			match operator_info(&at, operator).await? {
+				Some(info) => break (info, at),
+				None => {
+					tracing::warn!(
+						%operator,
+						"not a registered operator yet: run `lineage-oracle operator register` \
+						 with this key; waiting"
+					);
+					tokio::time::sleep(Duration::from_secs(2)).await;
+				},
+			}
+		};
+		if info.signing_key != key.public_key().0 {
+			return Err(ChainError::Setup(format!(
+				"operator {operator} is registered with another signing key (0x{}): rotate it \
+				 with Usage::rotate_key or use that key",
+				hex::encode(info.signing_key)
+			)));
+		}
+		if !matches!(info.status, OperatorStatus::Active) {
+			return Err(ChainError::Setup(format!(
+				"operator {operator} is leaving: it cannot be charged for new usage"
+			)));
+		}
+		let constant = |c| at.constants().entry(c).map_err(rpc_err);
+		let limits = BatchLimits {
+			max_entries: constant(lineage::constants().usage().max_entries_per_batch())?,
+			max_adapters: constant(lineage::constants().usage().max_adapters_per_batch())?,
+			max_records: config.max_records_per_batch,
+		};
+		let registry = Arc::new(Registry::new());
+		let (adapters, block) = load_adapters(&client).await?;
+		registry.replace(adapters, block);
+		let jobs = Arc::new(JobQueue::default());
+		let queued = queue_pending(&client, &jobs).await?;
+		let link = Arc::new(ChainLink::default());
+		let genesis = client.genesis_hash().0;
+		link.set(Some(client));
+		let gate = Arc::new(
+			ChainGate::new(registry.clone(), link.clone(), store, operator, journal.clone())
+				.with_free_base(config.free_base),
+		);
+		gate.refresh_outstanding()?;
+		tracing::info!(
+			%operator,
+			adapters = registry.len(),
+			block,
+			pending_jobs = queued,
+			"joined the chain as operator"
+		);
+		Ok(ChainService { config, key, link, registry, journal, gate, genesis, limits, jobs })
+	}
+
+	/// The gate requests pass through.
+	pub fn gate(&self) -> &Arc<ChainGate> {
+		&self.gate
+	}
+
+	/// The registry.
+	pub fn registry(&self) -> &Arc<Registry> {
+		&self.registry
+	}
+
+	/// The operator's account.
+	pub fn operator(&self) -> AccountId32 {
+		account_of(&self.key)
+	}
+
+	/// The chain's genesis hash (inside every payer's signed request).
+	pub fn genesis(&self) -> [u8; 32] {
+		self.genesis
+	}
+
+	/// How far a payer's signed timestamp may be from the oracle's clock.
+	pub fn max_skew_ms(&self) -> u64 {
+		self.config.max_skew_ms
+	}
+
+	/// Starts the registry sync and the proof loop over the inference layer `infer`, registering
+	/// their metrics in its registry.
+	pub fn spawn(self, infer: Infer) -> Result<(), ChainError> {
+		let ChainService { config, key, link, registry, journal, gate, limits, jobs, genesis } =
+			self;
+		let metrics = Arc::new(
+			ChainMetrics::new(infer.metrics().registry())
+				.map_err(|e| ChainError::Setup(format!("registering chain metrics: {e}")))?,
+		);
+		let runner = JobRunner {
+			queue: jobs.clone(),
+			key: key.clone(),
+			journal: journal.clone(),
+			registry: registry.clone(),
+			infer: infer.clone(),
+			genesis,
+		};
+		tokio::spawn(follow_loop(
+			config.url.clone(),
+			link.clone(),
+			registry,
+			jobs,
+			infer,
+			metrics.clone(),
+		));
+		tokio::spawn(proof_loop(config, limits, key, link, journal, gate, runner, metrics));
+		Ok(())
+	}
+}
+
+/// The chain side's Prometheus metrics (in the server's registry, served at `/metrics`).
+pub struct ChainMetrics {
+	/// `lineage_chain_connected`: 1 while connected to the node.
+	pub connected: IntGauge,
+	/// `lineage_registry_adapters`: adapters registered on chain, as last synced.
+	pub registry_adapters: IntGauge,
+	/// `lineage_usage_records_pending`: journaled records not yet in a batch.
+	pub pending_records: IntGauge,
+	/// `lineage_usage_batches_total{outcome}`: batches finalized, reconciled (found on chain
+	/// after a restart), rejected and settled.
+	pub batches: IntCounterVec,
+}
+
+impl ChainMetrics {
+	/// Creates the metrics and registers them in `registry`.
+	pub fn new(registry: &prometheus::Registry) -> prometheus::Result<Self> {
+		let m = ChainMetrics {
+			connected: IntGauge::new("lineage_chain_connected", "1 while connected to the node")?,
+			registry_adapters: IntGauge::new(
+				"lineage_registry_adapters",
+				"Adapters registered on chain, as last synced",
+			)?,
+			pending_records: IntGauge::new(
+				"lineage_usage_records_pending",
+				"Journaled usage records not yet in a batch",
+			)?,
+			batches: IntCounterVec::new(
+				Opts::new("lineage_usage_batches_total", "Usage batches, by outcome"),
+				&["outcome"],
+			)?,
+		};
+		registry.register(Box::new(m.connected.clone()))?;
+		registry.register(Box::new(m.registry_adapters.clone()))?;
+		registry.register(Box::new(m.pending_records.clone()))?;
+		registry.register(Box::new(m.batches.clone()))?;
+		Ok(m)
+	}
+
+	fn observe_round(&self, r: &RoundReport) {
+		let add = |outcome: &str, n: usize| {
+			self.batches.with_label_values(&[outcome]).inc_by(n as u64);
+		};
+		add("finalized", usize::from(r.finalized.is_some()));
+		add("reconciled", r.reconciled.len());
+		add("rejected", usize::from(r.rejected.is_some()));
+		add("settled", r.settled.len());
+	}
+}
+
+/// Follows finalized blocks, reloading the registry when a block has a `Models` event and
+/// queueing the jobs of its `Jobs::JobRequested` events, and reconnects (replacing the shared
+/// client) whenever the node goes away.
+async fn follow_loop(
+	url: String,
+	link: Arc<ChainLink>,
+	registry: Arc<Registry>,
+	jobs: Arc<JobQueue>,
+	infer: Infer,
+	metrics: Arc<ChainMetrics>,
+) {
+	loop {
+		let client = match link.client() {
+			Some(c) => c,
+			None => {
+				let c = connect_retrying(&url).await;
+				tracing::info!("reconnected to the node");
+				link.set(Some(c.clone()));
+				c
+			},
+		};
+		metrics.connected.set(1);
+		if let Err(e) = follow(&client, &registry, &jobs, &infer, &metrics).await {
+			tracing::warn!(error = %e, "lost the node; reconnecting");
+		}
+		metrics.connected.set(0);
+		link.set(None);
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+}
+
+async fn follow(
+	client: &LineageClient,
+	registry: &Registry,
+	jobs: &JobQueue,
+	infer: &Infer,
+	metrics: &ChainMetrics,
+) -> Result<(), ChainError> {
+	reload(client, registry, infer).await?;
+	metrics.registry_adapters.set(registry.len() as i64);
+	let mut blocks = client.stream_blocks().await.map_err(rpc_err)?;
+	while let Some(block) = blocks.next().await {
+		let block = block.map_err(rpc_err)?;
+		let at = block.at().await.map_err(rpc_err)?;
+		let events = at.events().fetch().await.map_err(rpc_err)?;
+		let models_changed =
+			events.iter().any(|e| e.map(|e| e.pallet_name() == "Models").unwrap_or(true));
+		if models_changed {
+			reload(client, registry, infer).await?;
+			metrics.registry_adapters.set(registry.len() as i64);
+		}
+		for requested in events.find::<lineage::jobs::events::JobRequested>() {
+			let requested = requested.map_err(rpc_err)?;
+			tracing::info!(
+				job = requested.job,
+				adapter = requested.adapter,
+				"job requested on chain"
+			);
+			jobs.push(requested.job);
+		}
+	}
+	Err(ClientError::Rpc("the finalized block stream ended".into()).into())
+}
+
+/// Reloads the registry and unloads newly revoked adapters from the cache.
+async fn reload(
+	client: &LineageClient,
+	registry: &Registry,
+	infer: &Infer,
+) -> Result<(), ChainError> {
+	let (adapters, block) = load_adapters(client).await?;
+	for hash in registry.replace(adapters, block) {
+		let unloaded = infer.cache().unload(&hex::encode(hash.0));
+		tracing::info!(artifact = %format!("0x{}", hex::encode(hash.0)), unloaded, "adapter revoked on chain: no longer served");
+	}
+	tracing::debug!(block, adapters = registry.len(), "registry synced");
+	Ok(())
+}
+
+/// Runs [`proof_round`] and a round of on-chain jobs every `batch_interval` while connected,
+/// and prunes old payer nonces. One task submits everything, so the operator's nonces never
+/// race.
+#[allow(clippy::too_many_arguments)]
+async fn proof_loop(
+	config: ChainConfig,
+	limits: BatchLimits,
+	key: Keypair,
+	link: Arc<ChainLink>,
+	journal: Arc<Journal>,
+	gate: Arc<ChainGate>,
+	runner: JobRunner,
+	metrics: Arc<ChainMetrics>,
+) {
+	loop {
+		tokio::time::sleep(config.batch_interval).await;
+		let Some(client) = link.client() else { continue };
+		match proof_round(&client, &journal, &key, &gate, limits).await {
+			Ok(report) => metrics.observe_round(&report),
+			Err(e) => tracing::warn!(error = %e, "proof round failed; retrying"),
+		}
+		if let Err(e) = runner.round(&client).await {
+			tracing::warn!(error = %e, "jobs round failed; retrying");
+		}
+		if let Ok(n) = journal.pending_count() {
+			metrics.pending_records.set(n as i64);
+		}
+		let cutoff = unix_time_ms().saturating_sub(2 * config.max_skew_ms);
+		if let Err(e) = journal.prune_nonces(cutoff) {
+			tracing::warn!(error = %e, "pruning payer nonces failed");
+		}
+	}
+}

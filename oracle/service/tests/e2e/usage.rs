@@ -1,0 +1,247 @@
+//! Steps 3 and 5–7 of the Lineage path on the real chain: a payer funds escrow with an operator,
+//! the operator's key signs a usage batch that is submitted through subxt, the batch is settled
+//! after the dispute window, the fee is split by the genesis policy, and a data contributor and
+//! the adapter's author claim exactly their shares.
+
+use crate::{bytes, id, node::DevNode, UNIT};
+use lineage_chain::{
+	lineage::{
+		self,
+		runtime_types::{
+			bounded_collections::bounded_vec::BoundedVec, lineage_primitives::DatanetVersionRef,
+			pallet_datanets::ContributionPolicy, pallet_models::Price,
+			sp_arithmetic::per_things::Perbill,
+		},
+	},
+	submit_and_finalize, LineageClient,
+};
+use lineage_oracle::chain::proofs::to_wire;
+use lineage_primitives::usage::{
+	records_root, signing_payload, UsageBatch, UsageEntry, UsageRecord,
+};
+use polkadot_sdk::sp_crypto_hashing::sha2_256;
+use std::str::FromStr;
+use subxt::{config::substrate::H256, utils::AccountId32};
+use subxt_signer::{
+	sr25519::{dev, Keypair},
+	SecretUri,
+};
+
+/// The account as `lineage-primitives` (and so the pallet) encodes it.
+fn primitive(who: &AccountId32) -> lineage_primitives::AccountId {
+	lineage_primitives::AccountId::new(who.0)
+}
+
+/// Waits until the best finalized block is at least `number`.
+async fn wait_for_block(client: &LineageClient, number: u32) {
+	for _ in 0..120 {
+		let at = client.at_current_block().await.expect("current block");
+		if at.block_number() as u32 >= number {
+			return;
+		}
+		tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+	}
+	panic!("the chain did not reach block {number} in 60 s");
+}
+
+#[tokio::test]
+async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
+	let (node, client) = DevNode::start().await;
+	let (alice, bob, charlie, dave, eve, ferdie) =
+		(dev::alice(), dev::bob(), dev::charlie(), dev::dave(), dev::eve(), dev::ferdie());
+	let oracle_key = Keypair::from_uri(&SecretUri::from_str("//EveOracle").unwrap()).unwrap();
+
+	// Registries: an open datanet with Bob (1,000 tokens) and Ferdie (3,000 tokens) accepted at
+	// the default quality, frozen into version 1; Charlie's base model; Dave's adapter on v1.
+	let datanet = submit!(
+		node,
+		client,
+		lineage::tx().datanets().create_datanet(
+			bytes("usage-e2e"),
+			bytes("ipfs://usage"),
+			bytes("CC-BY-4.0"),
+			ContributionPolicy::Open,
+		),
+		&alice
+	)
+	.events
+	.find_first::<lineage::datanets::events::DatanetCreated>()
+	.expect("DatanetCreated")
+	.expect("decode DatanetCreated")
+	.datanet;
+	for (who, record, tokens) in
+		[(&bob, b"bob's record", 1_000u64), (&ferdie, b"ferdie's rec", 3_000)]
+	{
+		let hash = H256(sha2_256(record));
+		submit!(
+			node,
+			client,
+			lineage::tx().datanets().contribute(datanet, hash, record.len() as u64, tokens, None),
+			who
+		);
+	}
+	submit!(node, client, lineage::tx().datanets().freeze_version(datanet), &alice);
+	let model = submit!(
+		node,
+		client,
+		lineage::tx().models().register_model(
+			H256(sha2_256(b"usage base model")),
+			bytes("llama"),
+			bytes("Apache-2.0"),
+			bytes("hf://base")
+		),
+		&charlie
+	)
+	.events
+	.find_first::<lineage::models::events::ModelRegistered>()
+	.expect("ModelRegistered")
+	.expect("decode ModelRegistered")
+	.model;
+	let adapter = submit!(
+		node,
+		client,
+		lineage::tx().models().register_adapter(
+			model,
+			None,
+			H256(sha2_256(b"usage adapter")),
+			8,
+			BoundedVec(vec![bytes("q_proj")]),
+			Price { per_1k_input: UNIT / 100, per_1k_output: UNIT / 50 },
+			bytes("Apache-2.0"),
+			bytes("ipfs://adapter"),
+			BoundedVec(vec![(DatanetVersionRef { datanet, version: 1 }, Perbill(1_000_000_000))]),
+		),
+		&dave
+	)
+	.events
+	.find_first::<lineage::models::events::AdapterRegistered>()
+	.expect("AdapterRegistered")
+	.expect("decode AdapterRegistered")
+	.adapter;
+
+	// Eve registers as an operator with a separate signing key; Alice funds escrow with her.
+	submit!(
+		node,
+		client,
+		lineage::tx()
+			.usage()
+			.register_operator(oracle_key.public_key().0, bytes("http://127.0.0.1:8080")),
+		&eve
+	);
+	submit!(node, client, lineage::tx().usage().deposit_escrow(id(&eve), 100 * UNIT), &alice);
+
+	// Three requests of Alice's on Dave's adapter, journaled and aggregated into one entry.
+	let records: Vec<UsageRecord<lineage_primitives::AccountId>> = (0u8..3)
+		.map(|i| UsageRecord {
+			request_id: H256::repeat_byte(i + 1),
+			payer: primitive(&id(&alice)),
+			adapter,
+			input_tokens: 4_000,
+			output_tokens: 1_000 + 1_000 * u64::from(i % 2),
+			response_hash: H256(sha2_256(&[i])),
+			finished_at_ms: 1_700_000_000_000 + u64::from(i),
+		})
+		.collect();
+	let batch = UsageBatch {
+		operator: primitive(&id(&eve)),
+		sequence: 0,
+		entries: vec![UsageEntry {
+			payer: primitive(&id(&alice)),
+			adapter,
+			requests: 3,
+			input_tokens: records.iter().map(|r| r.input_tokens).sum(),
+			output_tokens: records.iter().map(|r| r.output_tokens).sum(),
+		}],
+		records_root: records_root(&records),
+	};
+	// fee = (12,000 × UNIT/100 + 4,000 × UNIT/50) / 1,000 = 0.2 UNIT.
+	let fee = UNIT / 5;
+	let genesis = client.genesis_hash();
+	let signature = oracle_key.sign(&signing_payload(&genesis, &batch));
+	let submitted = submit!(
+		node,
+		client,
+		lineage::tx().usage().submit_usage(to_wire(&batch), signature.0),
+		&ferdie
+	);
+	let event = submitted
+		.events
+		.find_first::<lineage::usage::events::UsageSubmitted>()
+		.expect("UsageSubmitted")
+		.expect("decode UsageSubmitted");
+	assert_eq!((event.sequence, event.entries, event.total_fee), (0, 1, fee));
+	assert_eq!(event.records_root, records_root(&records));
+
+	// The same batch again is a replay; a batch signed by another key is forged.
+	let replay = submit_and_finalize(
+		&client,
+		&lineage::tx().usage().submit_usage(to_wire(&batch), signature.0),
+		&ferdie,
+	)
+	.await;
+	let message = replay.err().expect("a replayed batch is refused").to_string();
+	assert!(message.contains("SequenceMismatch"), "unexpected error: {message}");
+	let mut next = batch.clone();
+	next.sequence = 1;
+	let forged = dev::bob().sign(&signing_payload(&genesis, &next));
+	let forged = submit_and_finalize(
+		&client,
+		&lineage::tx().usage().submit_usage(to_wire(&next), forged.0),
+		&ferdie,
+	)
+	.await;
+	let message = forged.err().expect("a forged batch is refused").to_string();
+	assert!(message.contains("BadSignature"), "unexpected error: {message}");
+
+	// Settlement after the dispute window (10 blocks on this runtime).
+	let submitted_at =
+		client.at_block(submitted.block_hash).await.expect("block").block_number() as u32;
+	wait_for_block(&client, submitted_at + 10).await;
+	let settled = submit!(node, client, lineage::tx().usage().settle_batch(id(&eve), 0), &ferdie);
+	let split = settled
+		.events
+		.find_first::<lineage::attribution::events::FeesSplit>()
+		.expect("FeesSplit")
+		.expect("decode FeesSplit");
+	// The genesis policy: author 40%, base owner 15%, datanets 30%, operator 10%, treasury 5%.
+	assert_eq!(split.fee, fee);
+	assert_eq!(
+		(split.author, split.base_owner, split.datanets, split.operator, split.treasury),
+		(fee * 40 / 100, fee * 15 / 100, fee * 30 / 100, fee * 10 / 100, fee * 5 / 100)
+	);
+
+	// Bob holds 1,000 of the datanet's 4,000 weight: a quarter of the datanet share.
+	let bob_share = fee * 30 / 100 / 4;
+	let at = client.at_current_block().await.expect("current block");
+	let pending = at
+		.runtime_apis()
+		.call(lineage::runtime_apis().attribution_api().pending_rewards(id(&bob)))
+		.await
+		.expect("AttributionApi_pending_rewards");
+	assert_eq!(pending.datanets, vec![(datanet, bob_share)]);
+	let claimed = submit!(node, client, lineage::tx().attribution().claim(datanet), &bob)
+		.events
+		.find_first::<lineage::attribution::events::RewardClaimed>()
+		.expect("RewardClaimed")
+		.expect("decode RewardClaimed");
+	assert_eq!(claimed.amount, bob_share);
+	let credits = submit!(node, client, lineage::tx().attribution().claim_credits(), &dave)
+		.events
+		.find_first::<lineage::attribution::events::CreditsClaimed>()
+		.expect("CreditsClaimed")
+		.expect("decode CreditsClaimed");
+	assert_eq!(credits.amount, fee * 40 / 100);
+
+	// Alice's escrow with Eve is what she deposited less the fee.
+	let escrow = client
+		.at_current_block()
+		.await
+		.expect("current block")
+		.storage()
+		.fetch(lineage::storage().usage().escrows(), (id(&alice), id(&eve)))
+		.await
+		.expect("Usage::Escrows")
+		.decode()
+		.expect("decode EscrowInfo");
+	assert_eq!(escrow.balance, 100 * UNIT - fee);
+}

@@ -1,0 +1,175 @@
+//! The pallet's types: the records it stores (operators, escrow, batches, disputes), their
+//! aliases in the runtime's types, and the benchmarks' helper.
+
+use super::*;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use polkadot_sdk::{
+	frame_support::{
+		traits::fungible, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
+	},
+	frame_system::{self, pallet_prelude::BlockNumberFor},
+	sp_core::{sr25519, H256},
+};
+use scale_info::TypeInfo;
+
+/// The balance type of [`Config::Currency`].
+pub type BalanceOf<T> =
+	<<T as Config>::Currency as fungible::Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+/// An operator's endpoint URL.
+pub type EndpointOf<T> = BoundedVec<u8, <T as Config>::MaxEndpointLength>;
+/// A payer's escrow with one operator, in the runtime's types.
+pub type EscrowInfoOf<T> = EscrowInfo<BalanceOf<T>, BlockNumberFor<T>>;
+/// One charged entry of a batch: the payer, the adapter and the fee charged.
+pub type ChargeOf<T> = (<T as frame_system::Config>::AccountId, AdapterId, BalanceOf<T>);
+/// The charged entries of a batch, in the batch's order.
+pub type ChargesOf<T> = BoundedVec<ChargeOf<T>, <T as Config>::MaxEntriesPerBatch>;
+/// A disputed entry, in the runtime's types.
+pub type DisputeOf<T> = Dispute<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
+/// The fees of a batch per adapter, ascending by adapter id.
+pub type FeesByAdapterOf<T> =
+	BoundedVec<(AdapterId, BalanceOf<T>), <T as Config>::MaxAdaptersPerBatch>;
+/// The disputed entries of a batch, in the order they were disputed.
+pub type DisputesOf<T> = BoundedVec<DisputeOf<T>, <T as Config>::MaxDisputesPerBatch>;
+
+/// Where an operator is in its life.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+)]
+pub enum OperatorStatus<BlockNumber> {
+	/// Its batches are accepted.
+	Active,
+	/// It left at block `since`: its new batches are refused, and its bond may be withdrawn
+	/// [`Config::UnbondingPeriod`] blocks later once none of its batches is open.
+	Leaving {
+		/// The block it left in.
+		since: BlockNumber,
+	},
+}
+
+/// A registered operator.
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
+)]
+#[scale_info(skip_type_params(T))]
+#[codec(mel_bound())]
+pub struct OperatorInfo<T: Config> {
+	/// The sr25519 key its batches are signed with.
+	pub signing_key: sr25519::Public,
+	/// Where its oracle serves requests.
+	pub endpoint: EndpointOf<T>,
+	/// The bond held from it under [`HoldReason::OperatorBond`] (less after a slash).
+	pub bond: BalanceOf<T>,
+	/// Whether it is active or leaving.
+	pub status: OperatorStatus<BlockNumberFor<T>>,
+	/// Its batches still in storage: not yet settled, or settled with a dispute still open.
+	pub open_batches: u32,
+	/// The block it registered in.
+	pub registered_at: BlockNumberFor<T>,
+}
+
+/// A payer's escrow with one operator: a ledger entry over funds that lie in the pot.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+)]
+pub struct EscrowInfo<Balance, BlockNumber> {
+	/// What the operator may still charge, and the payer withdraw.
+	pub balance: Balance,
+	/// A pending withdrawal request: the amount asked for and the block it unlocks at.
+	pub withdrawal: Option<(Balance, BlockNumber)>,
+}
+
+/// Where a dispute is.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+)]
+pub enum DisputeState {
+	/// Awaiting [`Config::ResolveOrigin`]: the entry's fee is frozen.
+	Open,
+	/// Resolved for the payer: the fee went back to its escrow.
+	Refunded,
+	/// Resolved for the operator: the fee is (or will be) settled.
+	Released,
+}
+
+/// A disputed entry of a batch. Resolved disputes stay recorded, so an entry is disputed at most
+/// once.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
+)]
+pub struct Dispute<AccountId, Balance> {
+	/// The entry's index in the batch.
+	pub entry: u32,
+	/// The entry's adapter.
+	pub adapter: AdapterId,
+	/// The fee charged for the entry.
+	pub fee: Balance,
+	/// The entry's payer, who disputed it.
+	pub payer: AccountId,
+	/// Where the dispute is.
+	pub state: DisputeState,
+}
+
+/// An accepted usage batch, until it is settled and none of its disputes is open. Its charged
+/// entries are kept apart, in [`BatchEntries`].
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
+)]
+#[scale_info(skip_type_params(T))]
+#[codec(mel_bound())]
+pub struct BatchInfo<T: Config> {
+	/// The block it was accepted in.
+	pub submitted_at: BlockNumberFor<T>,
+	/// The first block at which it may be settled (and may no longer be disputed):
+	/// `submitted_at + DisputeWindow`.
+	pub settles_at: BlockNumberFor<T>,
+	/// The Merkle root of the usage records it aggregates.
+	pub records_root: H256,
+	/// The number of its entries.
+	pub entry_count: u32,
+	/// The fees charged, less those refunded after a dispute.
+	pub total_fee: BalanceOf<T>,
+	/// `total_fee` per adapter, ascending by adapter id.
+	pub fees_by_adapter: FeesByAdapterOf<T>,
+	/// Its disputed entries.
+	pub disputed: DisputesOf<T>,
+	/// Whether [`Pallet::settle_batch`] has settled it.
+	pub settled: bool,
+}
+
+/// Makes adapters exist and funds accounts for the benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId, Balance> {
+	/// Makes an adapter exist that is registered, active and has a non-zero price, and returns
+	/// its id; distinct `i` give distinct adapters.
+	fn create_adapter(i: u32) -> AdapterId;
+	/// Gives `who` a free balance of at least `amount`.
+	fn fund(who: &AccountId, amount: Balance);
+}
