@@ -378,15 +378,7 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 mod tests {
 	use super::*;
 
-	fn temp_dir(tag: &str) -> PathBuf {
-		let dir = std::env::temp_dir().join(format!(
-			"lineage-store-{tag}-{}-{:x}",
-			std::process::id(),
-			rand::random::<u64>()
-		));
-		fs::create_dir_all(&dir).expect("temp dir");
-		dir
-	}
+	use lineage_testkit::temp_dir;
 
 	fn write_adapter(dir: &Path, config: &str, weights: &[u8]) {
 		fs::create_dir_all(dir).expect("adapter dir");
@@ -396,7 +388,8 @@ mod tests {
 
 	#[test]
 	fn import_hashes_as_the_chain_does_and_persists_names() {
-		let tmp = temp_dir("import");
+		let tmp_dir = temp_dir("store-import");
+		let tmp = tmp_dir.path().to_path_buf();
 		let src = tmp.join("src");
 		write_adapter(&src, "{\"r\": 8}", b"weights");
 		fs::write(src.join("README.md"), "ignored").expect("extra file");
@@ -423,7 +416,8 @@ mod tests {
 
 	#[test]
 	fn verify_detects_tampering_and_names_guard_their_hash() {
-		let tmp = temp_dir("verify");
+		let tmp_dir = temp_dir("store-verify");
+		let tmp = tmp_dir.path().to_path_buf();
 		let store = AdapterStore::open(tmp.join("store")).expect("open");
 		write_adapter(&tmp.join("a"), "{}", b"one");
 		write_adapter(&tmp.join("b"), "{}", b"two");

@@ -160,13 +160,12 @@ pub fn describe(key: &Keypair) -> String {
 mod tests {
 	use super::*;
 
-	fn temp(name: &str) -> PathBuf {
-		std::env::temp_dir().join(format!("lineage-keys-{}-{name}", std::process::id()))
-	}
+	use lineage_testkit::temp_dir;
 
 	#[test]
 	fn generated_key_reloads_and_is_private() {
-		let path = temp("gen");
+		let dir = temp_dir("keys-gen");
+		let path = dir.path().join("operator.key");
 		let _ = std::fs::remove_file(&path);
 		let key = generate_key_file(&path).expect("generated");
 		let again = load_key_file(&path).expect("loaded");
@@ -184,7 +183,8 @@ mod tests {
 
 	#[test]
 	fn malformed_key_file_is_refused() {
-		let path = temp("bad");
+		let dir = temp_dir("keys-bad");
+		let path = dir.path().join("operator.key");
 		let _ = std::fs::remove_file(&path);
 		std::fs::write(&path, "0x1234\n").unwrap();
 		#[cfg(unix)]

@@ -36,28 +36,33 @@ pub type LineageConfig = PolkadotConfig;
 /// A client connected to a Lineage node.
 pub type LineageClient = OnlineClient<LineageConfig>;
 
+/// The client's own error behind a [`ChainError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What can go wrong talking to the chain.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
 	/// The node could not be reached or refused the connection.
 	#[error(
-		"cannot connect to the Lineage node at {url}: {reason}. Is the node running (scripts/dev)?"
+		"cannot connect to the Lineage node at {url}: {source}. Is the node running (scripts/dev)?"
 	)]
 	Connect {
 		/// The URL tried.
 		url: String,
 		/// What the client said.
-		reason: String,
+		#[source]
+		source: BoxError,
 	},
 	/// The extrinsic was rejected by the pool or dropped.
 	#[error("extrinsic failed: {0}")]
-	Extrinsic(String),
+	Extrinsic(#[source] BoxError),
 	/// The extrinsic was included and failed on chain (its dispatch error, by name).
 	#[error("extrinsic failed on chain: {0}")]
 	Dispatch(String),
-	/// A read from the node failed (connection lost, decoding).
+	/// A read from the node failed (connection lost, decoding), or the node's answer was not
+	/// what was expected.
 	#[error("chain RPC: {0}")]
-	Rpc(String),
+	Rpc(#[source] BoxError),
 	/// The chain's state does not allow this oracle to run as configured.
 	#[error("{0}")]
 	Setup(String),
@@ -110,8 +115,8 @@ pub type BlockClient = subxt::client::ClientAtBlock<
 pub type OperatorInfo = lineage::runtime_types::pallet_usage::types::OperatorInfo;
 
 /// Maps any client error to [`ChainError::Rpc`].
-pub fn rpc_err(e: impl std::fmt::Display) -> ChainError {
-	ChainError::Rpc(e.to_string())
+pub fn rpc_err(e: impl std::error::Error + Send + Sync + 'static) -> ChainError {
+	ChainError::Rpc(Box::new(e))
 }
 
 /// Connects to a Lineage node's RPC endpoint (`ws://127.0.0.1:9944` for `scripts/dev`).
@@ -119,7 +124,7 @@ pub fn rpc_err(e: impl std::fmt::Display) -> ChainError {
 pub async fn connect(url: &str) -> Result<LineageClient, ChainError> {
 	LineageClient::from_insecure_url(url)
 		.await
-		.map_err(|e| ChainError::Connect { url: url.to_string(), reason: e.to_string() })
+		.map_err(|e| ChainError::Connect { url: url.to_string(), source: Box::new(e) })
 }
 
 /// A submitted extrinsic that is in a finalized block and succeeded.
@@ -142,15 +147,17 @@ where
 	Call: Payload,
 	Signer: subxt::tx::Signer<LineageConfig>,
 {
-	let err = |e: &dyn std::fmt::Display| ChainError::Extrinsic(e.to_string());
+	fn err(e: impl std::error::Error + Send + Sync + 'static) -> ChainError {
+		ChainError::Extrinsic(Box::new(e))
+	}
 	let progress = client
 		.transactions()
 		.await
-		.map_err(|e| err(&e))?
+		.map_err(err)?
 		.sign_and_submit_then_watch_default(call, signer)
 		.await
-		.map_err(|e| err(&e))?;
-	let in_block = progress.wait_for_finalized().await.map_err(|e| err(&e))?;
+		.map_err(err)?;
+	let in_block = progress.wait_for_finalized().await.map_err(err)?;
 	let block_hash = in_block.block_hash();
 	let events =
 		in_block.wait_for_success().await.map_err(|e| ChainError::Dispatch(e.to_string()))?;

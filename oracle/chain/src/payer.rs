@@ -148,14 +148,19 @@ pub fn sign_request(
 
 /// An account id from an SS58 address (any network prefix) or `0x` and 64 hex digits; the error
 /// says what was expected.
-pub fn parse_account(s: &str) -> Result<[u8; 32], String> {
+pub fn parse_account(s: &str) -> Result<[u8; 32], AccountParseError> {
 	if let Some(hex) = s.strip_prefix("0x") {
 		let mut account = [0u8; 32];
 		hex::decode_to_slice(hex, &mut account)
-			.map_err(|e| format!("expected 0x and 64 hex digits ({e})"))?;
+			.map_err(|e| AccountParseError(format!("expected 0x and 64 hex digits ({e})")))?;
 		return Ok(account);
 	}
-	s.parse::<AccountId32>()
-		.map(|a| a.0)
-		.map_err(|e| format!("expected an SS58 address or 0x and 64 hex digits; as SS58: {e}"))
+	s.parse::<AccountId32>().map(|a| a.0).map_err(|e| {
+		AccountParseError(format!("expected an SS58 address or 0x and 64 hex digits; as SS58: {e}"))
+	})
 }
+
+/// Text that is not an account id; the message says what was expected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AccountParseError(pub String);

@@ -223,7 +223,9 @@ pub async fn run_dapp_demo(
 	let deadline = std::time::Instant::now() + timeout;
 	let (tokens, fee, split) = loop {
 		if std::time::Instant::now() > deadline {
-			return Err(ChainError::Rpc(format!("job {job} was not answered in {timeout:?}")));
+			return Err(ChainError::Rpc(
+				format!("job {job} was not answered in {timeout:?}").into(),
+			));
 		}
 		let block = blocks
 			.next()
@@ -261,7 +263,7 @@ pub async fn run_dapp_demo(
 	)
 	.await?;
 	let answer = dapp::LineageDapp::answerCall::abi_decode_returns(&read.data)
-		.map_err(|e| ChainError::Rpc(format!("the dApp's answer does not decode: {e}")))?;
+		.map_err(|e| ChainError::Rpc(format!("the dApp's answer does not decode: {e}").into()))?;
 	let after = balance(client).await?;
 	Ok(DappDemo { dapp: address, job, answer, tokens, fee, split, balance: (before, after) })
 }

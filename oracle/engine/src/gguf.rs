@@ -194,7 +194,20 @@ fn qtensor_to(t: QTensor, device: &Device) -> candle_core::Result<QTensor> {
 /// pre-tokenizers, as their `tokenizer.json` does), the ByteLevel decoder, and the control and
 /// user-defined tokens (types 3 and 4) added so that they are matched whole, and the BOS token
 /// prepended when `tokenizer.ggml.add_bos_token` is set.
-pub fn tokenizer_from_gguf(content: &gguf_file::Content) -> Result<tokenizers::Tokenizer, String> {
+pub fn tokenizer_from_gguf(
+	content: &gguf_file::Content,
+) -> Result<tokenizers::Tokenizer, GgufTokenizerError> {
+	build_tokenizer(content).map_err(GgufTokenizerError)
+}
+
+/// A GGUF file's `tokenizer.ggml.*` metadata does not describe a tokenizer this engine builds;
+/// the message names the key at fault.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GgufTokenizerError(pub String);
+
+/// [`tokenizer_from_gguf`]'s work; the error names the key at fault.
+fn build_tokenizer(content: &gguf_file::Content) -> Result<tokenizers::Tokenizer, String> {
 	use tokenizers::{
 		decoders::byte_level::ByteLevel as ByteLevelDecoder,
 		models::bpe::BPE,

@@ -27,6 +27,14 @@ use super::{
 	vecmath::{axpy, dot},
 };
 
+/// An adapter built for a base model of other dimensions than the one it is asked to run on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("adapter {adapter} was built for a base with other dimensions than this model")]
+pub struct IncompatibleAdapter {
+	/// The adapter's name.
+	pub adapter: String,
+}
+
 /// One targeted projection of one layer, as parsed: the two halves and the scalars.
 #[derive(Clone, Debug)]
 pub struct LoraModule {
@@ -269,12 +277,9 @@ impl LoraAdapter {
 	}
 
 	/// Whether the adapter fits the base `config`; the error says why not.
-	pub fn check_compatible(&self, config: &ModelConfig) -> Result<(), String> {
+	pub fn check_compatible(&self, config: &ModelConfig) -> Result<(), IncompatibleAdapter> {
 		if self.base != BaseShape::of(config) {
-			return Err(format!(
-				"adapter {} was built for a base with other dimensions than this model",
-				self.name
-			));
+			return Err(IncompatibleAdapter { adapter: self.name.clone() });
 		}
 		Ok(())
 	}

@@ -8,7 +8,7 @@ impl LoraAdapter {
 	/// target): the reference the unmerged path is tested against, and the naive server of the
 	/// benchmark.
 	pub fn merged_into(&self, model: &Model) -> Result<Model, ModelError> {
-		self.check_compatible(&model.config).map_err(ModelError::Input)?;
+		self.check_compatible(&model.config).map_err(|e| ModelError::Input(e.to_string()))?;
 		Ok(model.with_deltas(|layer, proj| self.delta(layer, proj))?)
 	}
 }

@@ -521,7 +521,7 @@ impl Model {
 				)));
 			}
 			if let Some(a) = s.adapter {
-				a.check_compatible(c).map_err(ModelError::Input)?;
+				a.check_compatible(c).map_err(|e| ModelError::Input(e.to_string()))?;
 			}
 		}
 

@@ -327,7 +327,7 @@ impl Worker {
 		}
 		if let Some(adapter) = req.adapter {
 			if let Err(e) = adapter.check_compatible(&self.model.config) {
-				seq.fail(e);
+				seq.fail(e.to_string());
 				return None;
 			}
 			let placed = adapter.device().is_none_or(|d| d.same_device(&self.model.device))

@@ -345,6 +345,6 @@ fn tokenizer_needs_bpe_metadata() {
 		tensor_infos: Default::default(),
 		tensor_data_offset: 0,
 	};
-	let err = tokenizer_from_gguf(&content).expect_err("no metadata");
+	let err = tokenizer_from_gguf(&content).expect_err("no metadata").to_string();
 	assert!(err.contains("tokenizer.ggml.model"), "{err}");
 }

@@ -158,7 +158,7 @@ pub fn verify(
 	now_ms: u64,
 ) -> Result<VerifiedPayer, PayerError> {
 	let account = parse_account(header(headers, PAYER_HEADER)?)
-		.map_err(|reason| PayerError::Malformed { header: PAYER_HEADER, reason })?;
+		.map_err(|e| PayerError::Malformed { header: PAYER_HEADER, reason: e.to_string() })?;
 	let timestamp_ms = parse_decimal(headers, TIMESTAMP_HEADER, "Unix milliseconds")?;
 	let nonce = parse_decimal(headers, NONCE_HEADER, "a u64")?;
 	let signature = parse_signature(header(headers, SIGNATURE_HEADER)?)?;

@@ -3,33 +3,18 @@ use lineage_primitives::Hash;
 use std::{
 	io::{BufRead, BufReader, Write},
 	process::{Command, Stdio},
-	sync::atomic::{AtomicU32, Ordering},
 };
 
-/// A folder under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
+/// A folder for one test's journal, removed on drop.
+struct TempDir(lineage_testkit::TempDir);
 
 impl TempDir {
 	fn new(name: &str) -> TempDir {
-		static COUNTER: AtomicU32 = AtomicU32::new(0);
-		let dir = std::env::temp_dir().join(format!(
-			"lineage-journal-{name}-{}-{}-{}",
-			std::process::id(),
-			unix_time_ms(),
-			COUNTER.fetch_add(1, Ordering::Relaxed)
-		));
-		std::fs::create_dir_all(&dir).unwrap();
-		TempDir(dir)
+		TempDir(lineage_testkit::temp_dir(&format!("journal-{name}")))
 	}
 
 	fn file(&self) -> PathBuf {
-		self.0.join("journal.redb")
-	}
-}
-
-impl Drop for TempDir {
-	fn drop(&mut self) {
-		let _ = std::fs::remove_dir_all(&self.0);
+		self.0.path().join("journal.redb")
 	}
 }
 

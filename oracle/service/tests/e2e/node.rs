@@ -13,6 +13,7 @@ use std::{
 };
 
 use lineage_chain::{connect, LineageClient};
+use lineage_testkit::{temp_dir, TempDir};
 
 /// How long the first finalized block may take: the node compiles the runtime first (25–35 s
 /// on 2 cores), then finalizes one block a second.
@@ -26,15 +27,6 @@ pub struct DevNode {
 	port: u16,
 	log: PathBuf,
 	dir: TempDir,
-}
-
-/// A temporary folder removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-	fn drop(&mut self) {
-		let _ = std::fs::remove_dir_all(&self.0);
-	}
 }
 
 fn node_binary() -> PathBuf {
@@ -94,12 +86,10 @@ impl DevNode {
 		let bin = node_binary();
 		let spec = dev_spec();
 		let port = free_port();
-		let dir = std::env::temp_dir().join(format!("lineage-e2e-{}-{port}", std::process::id()));
-		std::fs::create_dir_all(&dir).expect("cannot create a temporary folder");
-		let log = dir.join("node.log");
-		let child = spawn(&bin, &spec, &dir, port, &log);
-		let mut node =
-			DevNode { child, url: format!("ws://127.0.0.1:{port}"), port, log, dir: TempDir(dir) };
+		let dir = temp_dir("e2e-node");
+		let log = dir.path().join("node.log");
+		let child = spawn(&bin, &spec, dir.path(), port, &log);
+		let mut node = DevNode { child, url: format!("ws://127.0.0.1:{port}"), port, log, dir };
 		let client = node.wait_until_finalizing().await;
 		(node, client)
 	}
@@ -110,8 +100,8 @@ impl DevNode {
 		let _ = self.child.kill();
 		let _ = self.child.wait();
 		tokio::time::sleep(down).await;
-		self.log = self.dir.0.join("node-restarted.log");
-		self.child = spawn(&node_binary(), &dev_spec(), &self.dir.0, self.port, &self.log);
+		self.log = self.dir.path().join("node-restarted.log");
+		self.child = spawn(&node_binary(), &dev_spec(), self.dir.path(), self.port, &self.log);
 		self.wait_until_finalizing().await
 	}
 

@@ -15,6 +15,7 @@ use lineage_client::demo::{
 	demo_fee, escrow_of, open_batches, run_demo, setup_chain, DemoConfig, PayerClient, UNIT,
 };
 use lineage_engine::fixture::{write_fixture, FixtureSpec};
+use lineage_testkit::{temp_dir, TempDir};
 use subxt_signer::sr25519::{dev, Keypair};
 
 use crate::{
@@ -26,29 +27,26 @@ const OPERATOR: &str = "//LineageOracle";
 
 /// The tiny fixture with two adapters, in a fresh folder.
 pub(crate) struct Fixture {
+	/// The folder holding the model, the store, the journal and the logs.
 	pub(crate) dir: PathBuf,
 	model: PathBuf,
 	adapters: Vec<PathBuf>,
+	/// Removes `dir` when the fixture is dropped.
+	_guard: TempDir,
 }
 
 impl Fixture {
 	pub(crate) fn write(tag: &str) -> Fixture {
-		let dir =
-			std::env::temp_dir().join(format!("lineage-e2e-oracle-{}-{tag}", std::process::id()));
-		let _ = std::fs::remove_dir_all(&dir);
+		let guard = temp_dir(&format!("e2e-oracle-{tag}"));
+		let dir = guard.path().to_path_buf();
 		let spec = FixtureSpec { adapters: 2, ..FixtureSpec::tiny() };
 		let m = write_fixture(&dir, &spec).expect("fixture written");
 		Fixture {
 			model: m.model_dir,
 			adapters: m.adapters.iter().map(|a| a.dir.clone()).collect(),
 			dir,
+			_guard: guard,
 		}
-	}
-}
-
-impl Drop for Fixture {
-	fn drop(&mut self) {
-		let _ = std::fs::remove_dir_all(&self.dir);
 	}
 }
 
