@@ -335,18 +335,20 @@ fn pending_rewards(
 	env: &mut impl Ext<T = Runtime>,
 ) -> Result<Vec<u8>, Error> {
 	type Attribution = pallet_attribution::Pallet<Runtime>;
-	// The three role credits first, then one checkpoint, pool and weight per datanet.
+	// The three role credits first, then per datanet version the caller has weight in: its
+	// weight, its checkpoint, the pool and the reward index's nodes on the walk (at most 14 for
+	// 10,000 versions).
 	let credit = proof_of::<Balance>().saturating_add(64);
 	env.charge(read_cost(3, credit.saturating_mul(3)))?;
-	let per_datanet = read_cost(3, 512);
+	let per_datanet = read_cost(17, 1_280);
 	let who = account_of(&c.account);
 	let rewards =
 		Attribution::pending_rewards_metered(&who, || env.charge(per_datanet).map(|_| ()))
 			.map_err(|e| Error::Error(e.into()))?;
 	let total = rewards
-		.datanets
+		.versions
 		.iter()
-		.fold(rewards.as_author, |sum, (_, owed)| sum.saturating_add(*owed))
+		.fold(rewards.as_author, |sum, (_, _, owed)| sum.saturating_add(*owed))
 		.saturating_add(rewards.as_base_owner)
 		.saturating_add(rewards.as_operator);
 	Ok(ILineage::pendingRewardsCall::abi_encode_returns(&total))

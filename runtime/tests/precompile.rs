@@ -113,7 +113,7 @@ fn setup() -> u32 {
 		RuntimeOrigin::signed(account(Sr25519Keyring::Bob)),
 		datanet,
 		H256::repeat_byte(1),
-		100,
+		1_000,
 		1_000,
 		None,
 	)

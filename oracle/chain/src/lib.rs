@@ -12,11 +12,13 @@
 //! - [`keys`]: sr25519 keys (a key file or a dev URI) and their accounts;
 //! - [`operator`]: registering an oracle operator;
 //! - [`payer`]: what a payer signs for each inference request, and the headers that carry it;
+//! - [`record`]: what a contributor signs to upload a record to a datanet's record store;
 //! - [`time`]: the wall clock in the units signed messages carry.
 
 pub mod keys;
 pub mod operator;
 pub mod payer;
+pub mod record;
 pub mod time;
 
 use subxt::{

@@ -412,14 +412,16 @@ pub async fn setup_chain(client: &LineageClient, cfg: &DemoConfig) -> anyhow::Re
 		.find_first::<lineage::datanets::events::DatanetCreated>()
 		.context("no DatanetCreated event")??
 		.datanet;
+	// Token counts are at most one per byte; the curator sets them at acceptance (here, as
+	// declared). Weights: Bob 10, Ferdie 20 at 150% = 30.
 	for (who, record, tokens, quality) in [
-		(&bob, "bob's cleaned dialogues", 1_000u64, 100u16),
-		(&ferdie, "ferdie's math set", 2_000, 150),
+		(&bob, "bob's cleaned dialogues: hello -> hi there", 10u32, 100u16),
+		(&ferdie, "ferdie's math set: 2 + 2 -> 4; 3 * 3 -> 9", 20, 150),
 	] {
 		let hash = H256(sha2_digest(record.as_bytes()));
 		let done = submit(
 			&client,
-			&lineage::tx().datanets().contribute(datanet, hash, record.len() as u64, tokens, None),
+			&lineage::tx().datanets().contribute(datanet, hash, record.len() as u32, tokens, None),
 			who,
 			"contribute",
 		)
@@ -431,7 +433,7 @@ pub async fn setup_chain(client: &LineageClient, cfg: &DemoConfig) -> anyhow::Re
 			.contribution;
 		submit(
 			&client,
-			&lineage::tx().datanets().accept_contribution(datanet, id, Some(quality)),
+			&lineage::tx().datanets().accept_contribution(datanet, id, Some(quality), None),
 			&alice,
 			"accept_contribution",
 		)
@@ -612,7 +614,7 @@ pub async fn run_demo(cfg: &DemoConfig) -> anyhow::Result<DemoReport> {
 			.runtime_apis()
 			.call(lineage::runtime_apis().attribution_api().pending_rewards(account_of(key)))
 			.await?;
-		let datanets: u128 = pending.datanets.iter().map(|(_, v)| *v).sum();
+		let datanets: u128 = pending.versions.iter().map(|(_, _, v)| *v).sum();
 		let amount = pending.as_author + pending.as_base_owner + pending.as_operator + datanets;
 		earners.push(Earner {
 			name: name.into(),

@@ -8,8 +8,14 @@
 //! - [`demo`]: the scripted demo of the whole path (`lineage-oracle demo`, run by
 //!   `scripts/dev`), and [`demo::PayerClient`], which sends chat completions signed with a
 //!   payer's key;
+//! - [`datanet_demo`]: a datanet filled from a real corpus ([`corpus`], WordNet question →
+//!   answer records), its bytes uploaded to a record store with signed uploads, curated at the
+//!   store's measured token counts, frozen in two versions and verified byte for byte against
+//!   the chain (`lineage-oracle datanet-demo`);
 //! - [`contracts`]: deploy, call and read contracts through pallet-revive with explicit limits,
 //!   and the dApp demo (`lineage-oracle contract …`).
 
 pub mod contracts;
+pub mod corpus;
+pub mod datanet_demo;
 pub mod demo;

@@ -7,6 +7,8 @@
 //! - `key generate|inspect`: the operator's key;
 //! - `operator register`: bond and register the operator on chain;
 //! - `demo`: the scripted walk through the whole path against a running chain and oracle;
+//! - `datanet-demo`: a datanet filled from WordNet through a record store, verified against
+//!   the chain;
 //! - `contract deploy|call|read|demo`: contracts through pallet-revive.
 
 use clap::{Parser, Subcommand};
@@ -47,6 +49,10 @@ enum Command {
 	/// The scripted demo: registries, operator, escrow, signed completions, settlement, and the
 	/// earnings table read back from the chain (needs a dev chain and a chain-mode oracle).
 	Demo(demo::DemoArgs),
+	/// The datanet demo: a datanet filled from WordNet through a record store, curated, frozen
+	/// in two versions, and verified byte for byte against the chain (needs a dev chain and a
+	/// record store).
+	DatanetDemo(lineage_client::datanet_demo::DatanetDemoArgs),
 	/// Contracts (pallet-revive): deploy, call, read.
 	#[command(subcommand)]
 	Contract(ContractCommand),
@@ -72,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
 		Command::Key(cmd) => key::run_key(cmd),
 		Command::Operator(cmd) => key::run_operator(cmd).await,
 		Command::Demo(args) => demo::run(args).await,
+		Command::DatanetDemo(args) => lineage_client::datanet_demo::run(args).await,
 		Command::Contract(cmd) => contract::run(cmd).await,
 	}
 }

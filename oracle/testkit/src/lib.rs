@@ -5,7 +5,11 @@
 //! - [`temp_dir`]: a fresh folder, removed when the returned guard drops (through `tempfile`);
 //! - [`fixture`]: the tiny seeded model and its PEFT adapters ([`FixtureSpec::tiny`]), written
 //!   once per test process and shared by every test in it;
-//! - [`smollm2_gguf`]: the path of the real model's GGUF, or a failure naming the setup step.
+//! - [`smollm2_gguf`]: the path of the real model's GGUF, or a failure naming the setup step;
+//! - `node` (feature `node`): a real `polkadot-omni-node` running the dev chain.
+
+#[cfg(feature = "node")]
+pub mod node;
 
 use std::{path::PathBuf, sync::OnceLock};
 

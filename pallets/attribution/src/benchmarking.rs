@@ -1,13 +1,21 @@
-//! Benchmarks for `pallet_attribution` (benchmarks v2), each at its worst case: settlement of
-//! one adapter with `t` training versions in `t` distinct weighted datanets, with every share,
-//! pool and credit non-zero and already stored; claims that read and write existing records.
-//! `on_weight_change` is measured so that the runtime can add it to the datanet registry's
-//! weights.
+//! Benchmarks for `pallet_attribution` (benchmarks v2), each at its worst case:
+//!
+//! - `claim`: a version whose reward-index walk is the longest there is (version 1 of a datanet
+//!   with the largest power of two of versions not above `MaxVersionsPerDatanet`), every node of
+//!   the walk, the checkpoint and the pool stored;
+//! - `claim_credits`: a credit in every role;
+//! - `settle_adapter(t)`: one adapter with `t` training versions in `t` distinct weighted
+//!   datanets, with every share, pool and credit non-zero and already stored. Each of its
+//!   versions is version 1, whose part raises one reward-index node;
+//! - `reward_index_add(n)`: the reward-index writes of one part whose version raises `n` nodes
+//!   (`popcount(version)`), every node stored. Settlement's weight adds it at the index's full
+//!   depth for every training version ([`SettleFees::settle_weight`]), which bounds the nodes
+//!   `settle_adapter` does not measure.
 
 #![cfg(feature = "runtime-benchmarks")]
 
 use super::*;
-use crate::Pallet as Attribution;
+use crate::{functions::StagedRewards, Pallet as Attribution};
 use polkadot_sdk::{
 	frame_benchmarking::v2::*,
 	frame_support::traits::{
@@ -15,10 +23,13 @@ use polkadot_sdk::{
 		EnsureOrigin, Get,
 	},
 	frame_system::RawOrigin,
-	sp_runtime::traits::{Saturating, Zero},
+	sp_runtime::{
+		traits::{Saturating, Zero},
+		SaturatedConversion,
+	},
 };
 
-/// A fee large enough that every share and every datanet part is non-zero, and not round, so
+/// A fee large enough that every share and every version's part is non-zero, and not round, so
 /// that it leaves dust.
 fn fee<T: Config>() -> BalanceOf<T> {
 	T::Currency::minimum_balance()
@@ -88,20 +99,44 @@ mod benchmarks {
 		Ok(())
 	}
 
-	/// The caller has a checkpoint with earnings at an older weight and more since.
+	/// The caller claims version 1 of a datanet with the longest reward-index walk from it;
+	/// every node of the walk holds a reward, and the caller's checkpoint is stored.
 	#[benchmark]
 	fn claim() -> Result<(), BenchmarkError> {
 		let caller: T::AccountId = whitelisted_caller();
 		ensure_exists::<T>(&caller);
-		let (_, datanet) = settled::<T>(1, &caller)?;
-		let weight = T::Datanets::contributor_weight(datanet, &caller);
-		Attribution::<T>::checkpoint(datanet, &caller, weight);
-		let before = Pools::<T>::get(datanet).balance;
+		let pot = Attribution::<T>::account_id();
+		ensure_exists::<T>(&pot);
+		let max = T::MaxVersionsPerDatanet::get();
+		let depth = reward_index::depth(max);
+		let datanet =
+			T::BenchmarkHelper::datanet_with_versions(1 << depth.saturating_sub(1), &caller);
+		let walk: Vec<VersionId> =
+			reward_index::suffix_path(1, T::Datanets::version_count(datanet).min(max)).collect();
+		if walk.len() != depth as usize {
+			return Err(BenchmarkError::Stop("the helper's datanet has too few versions"));
+		}
+		let weight = T::Datanets::contributor_weight(datanet, 1, &caller);
+		if weight == 0 {
+			return Err(BenchmarkError::Stop("the caller has no weight in version 1"));
+		}
+		// One existential deposit's worth per unit of weight on each node of the walk.
+		let per_node =
+			PRECISION.saturating_mul(T::Currency::minimum_balance().saturated_into::<u128>());
+		for i in &walk {
+			RewardIndex::<T>::insert(datanet, i, per_node);
+		}
+		let suffix = per_node.saturating_mul(u128::from(depth));
+		Checkpoints::<T>::insert((&caller, datanet, 1), 0);
+		let owed = Attribution::<T>::accrued(weight, suffix, 0);
+		Pools::<T>::insert(datanet, Pool { reward_per_weight: suffix, balance: owed });
+		T::Currency::set_balance(&pot, T::Currency::balance(&pot).saturating_add(owed));
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(caller.clone()), datanet);
+		_(RawOrigin::Signed(caller.clone()), datanet, 1);
 
-		assert!(Pools::<T>::get(datanet).balance < before);
+		assert!(Pools::<T>::get(datanet).balance.is_zero());
+		assert_eq!(Checkpoints::<T>::get((&caller, datanet, 1)), Some(suffix));
 		Ok(())
 	}
 
@@ -129,8 +164,8 @@ mod benchmarks {
 		Ok(())
 	}
 
-	/// `t`: the adapter's training versions, each in its own datanet with weight; the pools,
-	/// credits and dust it adds to exist already.
+	/// `t`: the adapter's training versions, each version 1 of its own datanet with weight; the
+	/// pools, reward-index nodes, credits and dust it adds to exist already.
 	#[benchmark]
 	fn settle_adapter(
 		t: Linear<1, { T::MaxTrainingVersions::get() }>,
@@ -151,26 +186,29 @@ mod benchmarks {
 		Ok(())
 	}
 
-	/// The contributor has a checkpoint and the pool has grown since.
+	/// `n`: the reward-index nodes one part raises (its version's set bits), each stored.
 	#[benchmark]
-	fn on_weight_change() -> Result<(), BenchmarkError> {
-		let contributor: T::AccountId = account("contributor", 0, 0);
-		let (_, datanet) = settled::<T>(1, &contributor)?;
-		let weight = T::Datanets::contributor_weight(datanet, &contributor);
+	fn reward_index_add(
+		n: Linear<1, { reward_index::depth(T::MaxVersionsPerDatanet::get()) }>,
+	) -> Result<(), BenchmarkError> {
+		let datanet = DatanetId::MAX;
+		let version = VersionId::MAX >> VersionId::BITS.saturating_sub(n);
+		for i in reward_index::add_path(version) {
+			RewardIndex::<T>::insert(datanet, i, PRECISION);
+		}
 
 		#[block]
 		{
-			<Attribution<T> as OnContributorWeightChange<T::AccountId>>::on_weight_change(
-				datanet,
-				&contributor,
-				weight,
-			);
+			let mut staged = StagedRewards::<T>::new();
+			if staged.raise_index(datanet, version, PRECISION) {
+				staged.commit();
+			}
 		}
 
-		let checkpoint = Checkpoints::<T>::get(&contributor, datanet)
-			.ok_or(BenchmarkError::Stop("the contributor has a checkpoint"))?;
-		assert_eq!(checkpoint.paid_per_weight, Pools::<T>::get(datanet).reward_per_weight);
-		assert!(!checkpoint.unclaimed.is_zero());
+		assert_eq!(reward_index::add_path(version).count(), n as usize);
+		for i in reward_index::add_path(version) {
+			assert_eq!(RewardIndex::<T>::get(datanet, i), PRECISION.saturating_mul(2));
+		}
 		Ok(())
 	}
 

@@ -3,12 +3,12 @@
 //! Where usage fees go: steps 6 ("Settle", its split) and 7 ("Claim") of the Lineage path. When
 //! a usage batch's dispute window ends, the usage pallet charges the payer and hands the fees to
 //! this pallet through [`SettleFees`]. Each adapter's fee is split by the governance-set
-//! [`FeePolicy`] between the adapter's author, the owner of its base model, the datanets it was
-//! trained on (by the adapter's attribution weights), the operator that served it, and the
+//! [`FeePolicy`] between the adapter's author, the owner of its base model, the datanet versions
+//! it was trained on (by the adapter's attribution weights), the operator that served it, and the
 //! treasury. The authors', owners' and operators' shares become claimable *credits*; each
-//! datanet's share enters that datanet's *reward pool*, from which every contributor claims in
-//! proportion to their accepted weight in the datanet, in O(1), however many contributors or
-//! settlements there are.
+//! datanet version's part rewards the contributions frozen in that version *and the versions
+//! before it* — never a contribution frozen later — in proportion to their weight. A contributor
+//! claims per version in O(log versions), however many contributors or settlements there are.
 //!
 //! ## Terms
 //!
@@ -21,17 +21,27 @@
 //!   existential deposit it is given at genesis (payments out of it never take that).
 //! - **Credit**: a claimable balance per account and [`Role`] ([`Credits`]); an account that is
 //!   author, owner and operator at once has three.
-//! - **Reward pool**: per datanet ([`Pools`]), a *reward per weight* accumulator scaled by
-//!   [`PRECISION`] and the balance added to the pool and not yet claimed. Adding `part` to the
-//!   pool of a datanet of total weight `W` adds `part × PRECISION / W` (rounded down) to the
-//!   accumulator.
-//! - **Checkpoint**: per contributor and datanet ([`Checkpoints`]), the accumulator value up to
-//!   which the contributor has been accounted, and what they earned before it and have not
-//!   claimed. A contributor of weight `w` is owed `unclaimed + w × (accumulator − paid) /
-//!   PRECISION`. The datanet registry tells this pallet before a contributor's weight changes
-//!   ([`OnContributorWeightChange`]), so that the earnings at the old weight are moved into
-//!   `unclaimed` and the checkpoint is moved to the current accumulator: a contributor never earns
-//!   from fees paid before their weight existed.
+//! - **Frozen weight**: what the datanet registry ([`Config::Datanets`], [`DatanetWeights`])
+//!   reports. A contribution's weight is credited to its datanet's open version and is frozen
+//!   with it; frozen weights never change. `W_v` is the weight frozen in versions `1..=v` of a
+//!   datanet ([`DatanetWeights::weight_through`]) and `w_{c,u}` the weight contributor `c` froze
+//!   in exactly version `u` ([`DatanetWeights::contributor_weight`]). Weight not frozen yet earns
+//!   nothing.
+//! - **Reward per weight of a version**: `acc_v`, scaled by [`PRECISION`]. A part `F` of a fee
+//!   attributed to version `v` of a datanet adds `F × PRECISION / W_v` (rounded down) to `acc_v`:
+//!   it pays every unit of weight frozen in versions `1..=v` alike.
+//! - **Reward index**: per datanet, a Fenwick (binary indexed) tree over its versions
+//!   ([`RewardIndex`], [`reward_index`]) from which `S_u = Σ_{v ≥ u} acc_v` — what one unit of
+//!   weight frozen in version `u` has earned, ever — is read, and by which `acc_v` is raised, each
+//!   in O(log versions) node reads or writes.
+//! - **Reward pool**: per datanet ([`Pools`]), the balance added to the datanet's versions and
+//!   not yet claimed, and `Σ_v acc_v` (which is `S_1` and bounds every node and every `S_u`, so
+//!   that none of their sums can overflow).
+//! - **Checkpoint**: per contributor, datanet and version ([`Checkpoints`]), `S_u` at the
+//!   contributor's last claim of that version (absent: 0). Contributor `c` is owed, for version
+//!   `u`, `w_{c,u} × (S_u − checkpoint) / PRECISION`, rounded down. Models cite only frozen
+//!   versions, so `S_u` is 0 until version `u` is frozen: freezing weight needs no checkpoint, and
+//!   a contributor never earns from a fee attributed to a version before theirs.
 //! - **Dust**: what rounding leaves of a fee (the policy's shares and the attribution weights are
 //!   applied rounding down). It goes to the treasury with the treasury's share and is counted in
 //!   [`TotalDust`].
@@ -44,27 +54,34 @@
 //! 2. `fee` is split by the policy, each share rounded down;
 //! 3. the author's, the base-model owner's and the operator's shares are credited;
 //! 4. the datanets' share is split across the adapter's training versions by their attribution
-//!    weights (rounded down); the parts of several versions of one datanet go to the same pool;
-//!    a part whose datanet has no weight (or whose accumulator cannot take it) goes to the
-//!    treasury, as does the whole datanets' share of an adapter that cites no version;
+//!    weights (rounded down; the parts of a version cited twice are summed); each part `F` of
+//!    version `v` of datanet `d` raises `acc_v` of `d` by `F × PRECISION / W_v` (the
+//!    `popcount(v)` reward-index nodes of `v`) and `d`'s pool balance by `F`. A part goes to the
+//!    treasury instead when `W_v` is 0 (no weight frozen through `v`, or `v` not frozen), when it
+//!    is too small to raise `acc_v`, when `v` is 0 or above [`Config::MaxVersionsPerDatanet`], or
+//!    when the pool's sums would overflow; so does the whole datanets' share of an adapter that
+//!    cites no version;
 //! 5. the treasury's share and the dust go to [`Config::TreasuryAccount`];
 //! 6. [`Event::FeesSplit`] is emitted.
 //!
-//! The sum of the fees moves from `source` to the pot in one transfer, and the treasury's total in
-//! one transfer from the pot; [`Event::DustCollected`] follows when there was dust. Settlement
-//! costs O(adapters × training versions) and never touches contributors.
+//! Everything is computed before the first write. The sum of the fees moves from `source` to the
+//! pot in one transfer, and the treasury's total in one transfer from the pot;
+//! [`Event::DustCollected`] follows when there was dust. Settlement costs O(adapters × training
+//! versions × log versions) and never touches contributors.
 //!
 //! ## Conservation
 //!
 //! Everything charged is paid out, claimable, or sent to the treasury:
 //! `Σ charged = Σ claimed + Σ Credits + Σ pool balances + Σ sent to the treasury`, and the pot
-//! holds `Σ Credits + Σ pool balances` above its existential deposit. Claims round down, so a
-//! pool's balance always covers what its contributors may claim ([`Pallet::do_try_state`]).
+//! holds `Σ Credits + Σ pool balances` above its existential deposit. A datanet's contributors
+//! can never claim more than its pool holds: `Σ_c Σ_u w_{c,u} × S_u = Σ_v acc_v × W_v`, which is
+//! at most `Σ F × PRECISION` since each `acc_v` delta is rounded down, and claims round down
+//! too ([`Pallet::do_try_state`] checks it).
 //!
 //! ## Calls
 //!
 //! Any signed account:
-//! - [`Pallet::claim`]: claim one's rewards from a datanet's pool.
+//! - [`Pallet::claim`]: claim one's reward for one's weight in a datanet version.
 //! - [`Pallet::claim_credits`]: claim one's credits as author, base-model owner and operator.
 //!
 //! [`Config::PolicyOrigin`] (governance):
@@ -72,9 +89,10 @@
 //!
 //! ## For other pallets and clients
 //!
-//! - [`SettleFees`] (the usage pallet) and [`OnContributorWeightChange`] (the datanet registry).
-//! - [`Pallet::pending_rewards`] and [`Pallet::policy`], also served by the
-//!   [`runtime_api::AttributionApi`] runtime API.
+//! - [`SettleFees`] (the usage and jobs pallets).
+//! - [`Pallet::pending_rewards`] (per version) and [`Pallet::policy`], also served by the
+//!   [`runtime_api::AttributionApi`] runtime API; [`Pallet::pending_rewards_metered`] for callers
+//!   that pay per read.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -87,6 +105,7 @@ mod functions;
 mod mock;
 #[cfg(test)]
 mod proptests;
+pub mod reward_index;
 pub mod runtime_api;
 #[cfg(test)]
 mod tests;
@@ -98,8 +117,8 @@ pub use weights::WeightInfo;
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 pub use lineage_primitives::{
-	usage::{AdapterInspect, AdapterTerms, DatanetWeights, OnContributorWeightChange, SettleFees},
-	AdapterId, DatanetId,
+	usage::{AdapterInspect, AdapterTerms, DatanetWeights, SettleFees},
+	AdapterId, DatanetId, VersionId,
 };
 use polkadot_sdk::{
 	frame_support::{
@@ -112,9 +131,9 @@ use polkadot_sdk::{
 };
 use scale_info::TypeInfo;
 
-/// The scale of the reward-per-weight accumulators: `10^18`. A pool's accumulator grows by
-/// `part × PRECISION / total_weight`, so the rounding loss per settlement is below
-/// `total_weight / PRECISION` units for the whole datanet.
+/// The scale of the rewards per weight: `10^18`. A part `F` for a version of cumulative weight
+/// `W` adds `F × PRECISION / W` to the version's reward per weight, so the rounding loss per
+/// part is below `W / PRECISION` units for all its contributors together.
 pub const PRECISION: u128 = 1_000_000_000_000_000_000;
 
 /// The balance type of [`Config::Currency`].
@@ -122,8 +141,6 @@ pub type BalanceOf<T> =
 	<<T as Config>::Currency as fungible::Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 /// A reward pool in the runtime's balance type.
 pub type PoolOf<T> = Pool<BalanceOf<T>>;
-/// A contributor's checkpoint in the runtime's balance type.
-pub type CheckpointOf<T> = Checkpoint<BalanceOf<T>>;
 /// Pending rewards in the runtime's balance type.
 pub type PendingRewardsOf<T> = PendingRewards<BalanceOf<T>>;
 
@@ -149,7 +166,7 @@ pub struct FeePolicy {
 	pub author: Perbill,
 	/// The owner of the adapter's base model.
 	pub base_owner: Perbill,
-	/// The datanets the adapter was trained on, split by its attribution weights.
+	/// The datanet versions the adapter was trained on, split by its attribution weights.
 	pub datanets: Perbill,
 	/// The operator that served the usage.
 	pub operator: Perbill,
@@ -198,7 +215,7 @@ impl FeePolicy {
 	}
 }
 
-/// One fee split by a [`FeePolicy`], before the datanets' share is split across datanets.
+/// One fee split by a [`FeePolicy`], before the datanets' share is split across versions.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct FeeShares<Balance> {
 	/// The author's share.
@@ -247,7 +264,7 @@ impl Role {
 	pub const ALL: [Role; 3] = [Role::Author, Role::BaseOwner, Role::Operator];
 }
 
-/// A datanet's reward pool.
+/// A datanet's reward pool: one per datanet, for all its versions.
 #[derive(
 	Clone,
 	Copy,
@@ -262,39 +279,22 @@ impl Role {
 	TypeInfo,
 )]
 pub struct Pool<Balance> {
-	/// The rewards added per unit of weight, ever, scaled by [`PRECISION`]; never decreases.
+	/// `Σ_v acc_v`: the rewards per weight added to the datanet's versions, ever, summed over
+	/// versions and scaled by [`PRECISION`]. It equals `S_1` of the reward index and bounds every
+	/// node and every `S_u`, so that settlement can refuse a part that would overflow any of
+	/// them with one check. Never decreases.
 	pub reward_per_weight: u128,
-	/// What was added to the pool and not yet claimed.
+	/// What was added to the datanet's versions and not yet claimed.
 	pub balance: Balance,
-}
-
-/// How far a contributor has been accounted in a datanet's pool.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Default,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-)]
-pub struct Checkpoint<Balance> {
-	/// The pool's accumulator when the contributor was last accounted.
-	pub paid_per_weight: u128,
-	/// What the contributor earned up to then and has not claimed.
-	pub unclaimed: Balance,
 }
 
 /// What an account may claim now, as [`Pallet::pending_rewards`] reports it.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Encode, Decode, TypeInfo)]
 pub struct PendingRewards<Balance> {
-	/// Per datanet the account has contributed to, its claimable reward (datanets with nothing
-	/// to claim are left out), ascending by datanet id.
-	pub datanets: Vec<(DatanetId, Balance)>,
+	/// Per datanet version the account has frozen weight in, its claimable reward, as
+	/// `(datanet, version, amount)`; versions with nothing to claim are left out; ascending by
+	/// datanet then version.
+	pub versions: Vec<(DatanetId, VersionId, Balance)>,
 	/// Its credit as adapter author.
 	pub as_author: Balance,
 	/// Its credit as base-model owner.
@@ -303,13 +303,21 @@ pub struct PendingRewards<Balance> {
 	pub as_operator: Balance,
 }
 
-/// Makes what the benchmarks settle: an adapter whose training datanets have weight.
+/// Makes what the benchmarks settle and claim from, in the runtime's registries.
 #[cfg(feature = "runtime-benchmarks")]
 pub trait BenchmarkHelper<AccountId> {
 	/// Registers an adapter trained on `t` frozen versions of `t` distinct datanets (weights
-	/// summing to 100%), in each of which `contributor` has accepted weight, and returns it. The
+	/// summing to 100%), in each of which `contributor` has frozen weight, and returns it. The
 	/// helper funds whatever deposits this takes.
 	fn adapter_with_training(t: u32, contributor: &AccountId) -> AdapterId;
+
+	/// Creates a datanet with `versions` frozen versions (`1 ≤ versions ≤`
+	/// [`Config::MaxVersionsPerDatanet`]), `contributor` having frozen weight in version 1 and
+	/// every version having weight frozen through it, and returns it. The helper funds whatever
+	/// deposits this takes; it may write the datanet registry's storage directly when real calls
+	/// are too slow. The `claim` benchmark asks for the largest power of two not above
+	/// `MaxVersionsPerDatanet`: the fewest versions for the longest reward-index walk.
+	fn datanet_with_versions(versions: u32, contributor: &AccountId) -> DatanetId;
 }
 
 #[frame_support::pallet]
@@ -318,7 +326,8 @@ pub mod pallet {
 	use frame_support::{pallet_prelude::*, traits::EnsureOrigin};
 	use frame_system::pallet_prelude::*;
 
-	/// The in-code storage version.
+	/// The in-code storage version. Still 0: no chain runs the per-datanet layout this pallet
+	/// had before per-version rewards (the dev chain starts from genesis).
 	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
 
 	#[pallet::pallet]
@@ -342,7 +351,7 @@ pub mod pallet {
 		/// The model registry: an adapter's author, base-model owner and training lineage.
 		type Adapters: AdapterInspect<Self::AccountId, BalanceOf<Self>, BlockNumberFor<Self>>;
 
-		/// The datanet registry: contributors' weights.
+		/// The datanet registry: the weights frozen in each datanet version.
 		type Datanets: DatanetWeights<Self::AccountId>;
 
 		/// The account that receives the treasury's share and the dust.
@@ -356,10 +365,17 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxTrainingVersions: Get<u32>;
 
+		/// The most versions a datanet may have (the datanet registry's own limit). It bounds
+		/// the reward index: a walk reads or writes at most
+		/// [`reward_index::depth`]`(MaxVersionsPerDatanet)` nodes, the depth claims and
+		/// settlement are weighed for. Parts for a version above it go to the treasury.
+		#[pallet::constant]
+		type MaxVersionsPerDatanet: Get<u32>;
+
 		/// Weights of this pallet's calls and of settlement.
 		type WeightInfo: WeightInfo;
 
-		/// Makes adapters with weighted training datanets for the benchmarks.
+		/// Makes adapters and datanets with frozen weight for the benchmarks.
 		#[cfg(feature = "runtime-benchmarks")]
 		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
@@ -380,19 +396,28 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
-	/// The reward pool of each datanet that has received a share of a fee.
+	/// The reward pool of each datanet that has received a part of a fee.
 	#[pallet::storage]
 	pub type Pools<T: Config> = StorageMap<_, Twox64Concat, DatanetId, PoolOf<T>, ValueQuery>;
 
-	/// Each contributor's checkpoint in each datanet they have weight in.
+	/// The reward index of each datanet: the nodes of a Fenwick tree over its versions (see
+	/// [`reward_index`]), node `i` holding `Σ acc_v` for `v` in `[i, i + lowbit(i))`. Absent
+	/// nodes are 0; only nodes of frozen versions are ever written.
 	#[pallet::storage]
-	pub type Checkpoints<T: Config> = StorageDoubleMap<
+	pub type RewardIndex<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, DatanetId, Twox64Concat, VersionId, u128, ValueQuery>;
+
+	/// Per contributor, datanet and version, `S_u` of that version at the contributor's last
+	/// claim of it. Absent: 0 (never claimed).
+	#[pallet::storage]
+	pub type Checkpoints<T: Config> = StorageNMap<
 		_,
-		Blake2_128Concat,
-		T::AccountId,
-		Twox64Concat,
-		DatanetId,
-		CheckpointOf<T>,
+		(
+			NMapKey<Blake2_128Concat, T::AccountId>,
+			NMapKey<Twox64Concat, DatanetId>,
+			NMapKey<Twox64Concat, VersionId>,
+		),
+		u128,
 	>;
 
 	/// All the rounding dust ever sent to the treasury.
@@ -440,20 +465,22 @@ pub mod pallet {
 			author: BalanceOf<T>,
 			/// Credited to the base model's owner.
 			base_owner: BalanceOf<T>,
-			/// Added to the reward pools of the adapter's training datanets.
+			/// Added to the rewards of the adapter's training versions.
 			datanets: BalanceOf<T>,
 			/// Credited to the operator.
 			operator: BalanceOf<T>,
-			/// Sent to the treasury: its share, this fee's rounding dust, and the datanets' parts
-			/// that no pool could take.
+			/// Sent to the treasury: its share, this fee's rounding dust, and the versions'
+			/// parts that no version could take.
 			treasury: BalanceOf<T>,
 		},
-		/// A contributor claimed their reward from a datanet's pool.
+		/// A contributor claimed their reward for their weight in a datanet version.
 		RewardClaimed {
 			/// The contributor.
 			who: T::AccountId,
 			/// The datanet.
 			datanet: DatanetId,
+			/// The version.
+			version: VersionId,
 			/// The amount paid.
 			amount: BalanceOf<T>,
 		},
@@ -488,6 +515,7 @@ pub mod pallet {
 		fn integrity_test() {
 			assert!(FeePolicy::default().is_whole(), "the default policy must sum to 100%");
 			assert!(T::MaxTrainingVersions::get() > 0, "MaxTrainingVersions must be non-zero");
+			assert!(T::MaxVersionsPerDatanet::get() > 0, "MaxVersionsPerDatanet must be non-zero");
 			assert!(
 				Pallet::<T>::account_id() != T::TreasuryAccount::get(),
 				"the treasury must not be the pot"
@@ -520,20 +548,27 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Claim the caller's reward from `datanet`'s pool: what it earned at each of its past
-		/// weights since it joined, and at its current weight since its last checkpoint, rounded
-		/// down. Paid from the pot.
+		/// Claim the caller's reward for its weight frozen in `version` of `datanet`: what the
+		/// fees attributed to that version and the later ones paid that weight since the
+		/// caller's last claim of it, rounded down. Paid from the pot.
 		///
 		/// - Origin: signed, by the contributor.
-		/// - Fails with `NothingToClaim`, or the currency's error when the payment cannot be made
-		///   (such as an amount below the existential deposit to an account that does not exist).
+		/// - Fails with `NothingToClaim` (no weight frozen in that version, or nothing earned
+		///   since the last claim), or the currency's error when the payment cannot be made (such
+		///   as an amount below the existential deposit to an account that does not exist).
 		/// - Emits [`Event::RewardClaimed`].
-		/// - Complexity: O(1); reads the weight, the pool and the checkpoint; one transfer.
+		/// - Complexity: O(log versions): reads the caller's weight, the datanet's version count,
+		///   at most [`reward_index::depth`]`(MaxVersionsPerDatanet)` reward-index nodes, the
+		///   checkpoint and the pool; writes the checkpoint and the pool; one transfer.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::claim())]
-		pub fn claim(origin: OriginFor<T>, datanet: DatanetId) -> DispatchResult {
+		pub fn claim(
+			origin: OriginFor<T>,
+			datanet: DatanetId,
+			version: VersionId,
+		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::do_claim(who, datanet)
+			Self::do_claim(who, datanet, version)
 		}
 
 		/// Claim all of the caller's credits: as adapter author, base-model owner and operator.
@@ -565,21 +600,19 @@ impl<T: Config> SettleFees<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		frame_support::storage::with_storage_layer(|| Self::do_settle(source, operator, fees))
 	}
 
-	/// `adapters` times the weight of settling one adapter of `MaxTrainingVersions` versions.
-	/// The fixed part (the two transfers, the policy and dust updates) is inside each adapter's
-	/// term, so this bounds the weight from above; no adapters cost nothing.
+	/// `adapters` times the weight of settling one adapter of `MaxTrainingVersions` versions:
+	/// [`WeightInfo::settle_adapter`] (measured on versions whose reward index takes one node)
+	/// plus, per version, [`WeightInfo::reward_index_add`] at the index's full depth
+	/// ([`reward_index::depth`]`(MaxVersionsPerDatanet)` nodes read and written). The fixed part
+	/// (the two transfers, the policy and dust updates) is inside each adapter's term, so this
+	/// bounds the weight from above; no adapters cost nothing.
 	fn settle_weight(adapters: u32) -> polkadot_sdk::sp_runtime::Weight {
-		T::WeightInfo::settle_adapter(T::MaxTrainingVersions::get())
+		let versions = T::MaxTrainingVersions::get();
+		let depth = reward_index::depth(T::MaxVersionsPerDatanet::get());
+		T::WeightInfo::settle_adapter(versions)
+			.saturating_add(
+				T::WeightInfo::reward_index_add(depth).saturating_mul(u64::from(versions)),
+			)
 			.saturating_mul(u64::from(adapters))
-	}
-}
-
-/// Settles a contributor's earnings at their old weight before the datanet registry changes it.
-impl<T: Config> OnContributorWeightChange<T::AccountId> for Pallet<T> {
-	/// O(1): reads the pool, writes the checkpoint. Its weight is
-	/// [`WeightInfo::on_weight_change`]; the runtime adds it to the datanet registry's weights of
-	/// the calls that credit weight (`contribute`, `accept_contribution`).
-	fn on_weight_change(datanet: DatanetId, who: &T::AccountId, old_weight: u128) {
-		Self::checkpoint(datanet, who, old_weight)
 	}
 }

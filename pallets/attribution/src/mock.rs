@@ -1,5 +1,5 @@
-//! A mock runtime: frame_system, pallet_balances, the real datanet and model registries (the
-//! datanet registry tells this pallet of weight changes) and this pallet.
+//! A mock runtime: frame_system, pallet_balances, the real datanet and model registries (this
+//! pallet reads the weights frozen in the datanet registry's versions) and this pallet.
 
 use crate as pallet_attribution;
 use core::cell::Cell;
@@ -51,26 +51,35 @@ impl pallet_balances::Config for Test {
 
 /// The datanet deposit.
 pub const DATANET_DEPOSIT: u128 = 100;
+/// The fixed part of a record's deposit.
+pub const RECORD_DEPOSIT_BASE: u128 = 2;
+/// A record's deposit per byte (the mock's records have one byte per token).
+pub const RECORD_DEPOSIT_PER_BYTE: u128 = 1;
 /// The model and adapter deposits.
 pub const MODEL_DEPOSIT: u128 = 100;
 /// The most training versions of an adapter.
 pub const MAX_TRAINING: u32 = 4;
+/// The most versions of a datanet (the datanet registry's and this pallet's bound): the reward
+/// index is 5 nodes deep.
+pub const MAX_VERSIONS: u32 = 20;
 
 impl pallet_datanets::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type DatanetDeposit = ConstU128<DATANET_DEPOSIT>;
+	type ContributionDepositBase = ConstU128<RECORD_DEPOSIT_BASE>;
+	type ContributionDepositPerByte = ConstU128<RECORD_DEPOSIT_PER_BYTE>;
+	type Slashed = ();
 	type MaxNameLength = ConstU32<16>;
 	type MaxUriLength = ConstU32<32>;
 	type MaxLicenseLength = ConstU32<16>;
 	type MaxCurators = ConstU32<2>;
 	type MaxContributionsPerDatanet = ConstU32<1_000>;
-	type MaxContributionsPerVersion = ConstU32<100>;
-	type MaxVersionsPerDatanet = ConstU32<20>;
+	type MaxVersionsPerDatanet = ConstU32<MAX_VERSIONS>;
 	type MinQuality = ConstU16<10>;
 	type MaxQuality = ConstU16<300>;
-	type OnWeightChange = Attribution;
+	type MaxRecordBytes = ConstU32<4_096>;
 	type WeightInfo = ();
 }
 
@@ -139,6 +148,7 @@ impl pallet_attribution::Config for Test {
 	type TreasuryAccount = TreasuryAccount;
 	type PolicyOrigin = EnsureRoot<u64>;
 	type MaxTrainingVersions = MaxTrainingVersions;
+	type MaxVersionsPerDatanet = ConstU32<MAX_VERSIONS>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchHelper;
@@ -165,6 +175,7 @@ impl crate::BenchmarkHelper<u64> for BenchHelper {
 		fund(ALICE, BALANCE);
 		fund(BOB, BALANCE);
 		fund(CAROL, BALANCE);
+		fund(*contributor, BALANCE);
 		let versions: Vec<DatanetVersionRef> = (0..t)
 			.map(|_| {
 				let datanet = new_datanet(pallet_datanets::ContributionPolicy::Open);
@@ -175,6 +186,12 @@ impl crate::BenchmarkHelper<u64> for BenchHelper {
 			.collect();
 		let model = new_model(BOB);
 		new_adapter(CAROL, model, even_training(&versions))
+	}
+
+	fn datanet_with_versions(versions: u32, contributor: &u64) -> DatanetId {
+		fund(ALICE, BALANCE);
+		fund(*contributor, BALANCE);
+		datanet_with_versions(versions, *contributor)
 	}
 }
 
@@ -215,9 +232,15 @@ pub fn new_datanet(policy: pallet_datanets::ContributionPolicy) -> DatanetId {
 	datanet
 }
 
-/// `who` contributes `tokens` tokens to an open `datanet` (accepted at once with quality
-/// 100: weight `tokens`).
-pub fn contribute(datanet: DatanetId, who: u64, tokens: u64) {
+/// The deposit a record of `tokens` tokens (and as many bytes) holds.
+pub fn record_deposit(tokens: u32) -> u128 {
+	RECORD_DEPOSIT_BASE + RECORD_DEPOSIT_PER_BYTE * u128::from(tokens)
+}
+
+/// `who` contributes a record of `tokens` tokens (and as many bytes) to an open `datanet`,
+/// accepted at once with quality 100 into the open version: weight `tokens`, frozen with the
+/// next [`freeze`].
+pub fn contribute(datanet: DatanetId, who: u64, tokens: u32) {
 	assert_ok!(Datanets::contribute(
 		RuntimeOrigin::signed(who),
 		datanet,
@@ -228,9 +251,9 @@ pub fn contribute(datanet: DatanetId, who: u64, tokens: u64) {
 	));
 }
 
-/// `who` contributes `tokens` tokens to a curated `datanet` and [`ALICE`] accepts it with
-/// `quality` percent (weight `tokens × quality / 100`).
-pub fn contribute_curated(datanet: DatanetId, who: u64, tokens: u64, quality: u16) {
+/// `who` contributes a record of `tokens` tokens to a curated `datanet` and [`ALICE`] accepts it
+/// with `quality` percent (weight `tokens × quality / 100`, frozen with the next [`freeze`]).
+pub fn contribute_curated(datanet: DatanetId, who: u64, tokens: u32, quality: u16) {
 	let contribution = pallet_datanets::Datanets::<Test>::get(datanet)
 		.expect("the datanet exists")
 		.contribution_count;
@@ -247,6 +270,7 @@ pub fn contribute_curated(datanet: DatanetId, who: u64, tokens: u64, quality: u1
 		datanet,
 		contribution,
 		Some(quality),
+		None,
 	));
 }
 
@@ -256,6 +280,19 @@ pub fn freeze(datanet: DatanetId) -> DatanetVersionRef {
 	let version =
 		pallet_datanets::Datanets::<Test>::get(datanet).expect("the datanet exists").version_count;
 	DatanetVersionRef { datanet, version }
+}
+
+/// An open datanet of `versions` frozen versions (at least one): `contributor` froze 1,000 in
+/// version 1, [`ALICE`] 10 in each later one.
+pub fn datanet_with_versions(versions: u32, contributor: u64) -> DatanetId {
+	let datanet = new_datanet(pallet_datanets::ContributionPolicy::Open);
+	contribute(datanet, contributor, 1_000);
+	freeze(datanet);
+	for _ in 1..versions {
+		contribute(datanet, ALICE, 10);
+		freeze(datanet);
+	}
+	datanet
 }
 
 /// A base model owned by `owner`.
@@ -353,12 +390,63 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 pub fn build_and_execute(test: impl FnOnce()) {
 	new_test_ext().execute_with(|| {
 		test();
-		check_state();
+		let _ = check_state();
 	});
 }
 
-/// The pallet's invariants, and the pot's balance exactly its seed plus what it owes.
-pub fn check_state() {
+/// The pallet's invariants, contributor by contributor too, and the pot's balance exactly its
+/// seed plus what it owes. Returns what each contributor may claim, per `(who, datanet,
+/// version)`.
+pub fn check_state() -> std::collections::BTreeMap<(u64, DatanetId, u32), u128> {
 	Attribution::do_try_state().expect("the pallet's invariants hold");
+	let pending = check_contributors();
 	assert_eq!(free(pot()), ED + obligations(), "the pot holds its seed and what it owes");
+	pending
+}
+
+/// What [`Pallet::do_try_state`](crate::Pallet::do_try_state) cannot check without the list of
+/// contributors, over every contributor the datanet registry knows (every account with an
+/// entry in its `ContributorWeights`): the weights the contributors froze in each version sum
+/// to that version's weight, and what they may claim from each datanet sums to at most its
+/// pool's balance. Returns what each of them may claim, per `(who, datanet, version)`.
+pub fn check_contributors() -> std::collections::BTreeMap<(u64, DatanetId, u32), u128> {
+	use crate::DatanetWeights;
+	use std::collections::{BTreeMap, BTreeSet};
+	let contributors: BTreeSet<u64> =
+		pallet_datanets::ContributorWeights::<Test>::iter_keys().map(|(who, _, _)| who).collect();
+	let mut frozen: BTreeMap<(DatanetId, u32), u128> = BTreeMap::new();
+	let mut claimable: BTreeMap<DatanetId, u128> = BTreeMap::new();
+	let mut pending = BTreeMap::new();
+	for who in contributors {
+		for (datanet, version, weight) in
+			<Datanets as DatanetWeights<u64>>::contributor_versions(&who)
+		{
+			assert_eq!(
+				weight,
+				<Datanets as DatanetWeights<u64>>::contributor_weight(datanet, version, &who)
+			);
+			*frozen.entry((datanet, version)).or_default() += weight;
+		}
+		for (datanet, version, owed) in Attribution::pending_rewards(&who).versions {
+			*claimable.entry(datanet).or_default() += owed;
+			pending.insert((who, datanet, version), owed);
+		}
+	}
+	for datanet in 0..pallet_datanets::NextDatanetId::<Test>::get() {
+		let versions = <Datanets as DatanetWeights<u64>>::version_count(datanet);
+		let mut below = 0;
+		for version in 1..=versions {
+			let through = <Datanets as DatanetWeights<u64>>::weight_through(datanet, version);
+			assert_eq!(
+				frozen.get(&(datanet, version)).copied().unwrap_or_default(),
+				through - below,
+				"the contributors' weights in version {version} of datanet {datanet}"
+			);
+			below = through;
+		}
+		let pool = crate::Pools::<Test>::get(datanet).balance;
+		let owed = claimable.get(&datanet).copied().unwrap_or_default();
+		assert!(owed <= pool, "datanet {datanet}'s contributors may claim {owed} of {pool}");
+	}
+	pending
 }

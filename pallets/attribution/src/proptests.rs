@@ -1,21 +1,26 @@
-//! Property test of settlement and claims against a naive reference.
+//! Property test of settlement and claims against a naive reference that pays per version.
 //!
 //! Each case builds random datanets (open or curated) with contributors whose weights come from
 //! real `pallet-datanets` contributions and acceptances, freezes one or two versions of each,
 //! registers adapters with real `pallet-models` calls and random training splits, then runs a
 //! random sequence of settlements (through [`SettleFees::settle`], some poisoned with an unknown
-//! adapter), new contributions (contributors joining or growing after fees were paid), claims,
-//! credit claims and policy changes, and finally claims everything.
+//! adapter), new contributions (accepted into the open version: they earn nothing until it is
+//! frozen), freezes of new versions after fees were paid, new adapters (trained on old and new
+//! versions of the same datanets), claims of frozen and unfrozen versions, credit claims and
+//! policy changes, and finally claims everything.
 //!
-//! The reference splits every fee again with plain integer arithmetic and credits every datanet
-//! part to the contributors who had weight at that moment, in O(contributors). After every step:
+//! The reference splits every fee again with plain integer arithmetic and credits each part for
+//! version `v` of a datanet to every contributor in proportion to the weight they froze in each
+//! version `u ≤ v` (over the weight frozen through `v`), in O(contributors × versions). After
+//! every step:
 //! - credits, pool balances, the treasury's receipts and the dust equal the reference exactly;
-//! - each contributor's claimed-plus-pending reward is at most the reference's (rounded up per
-//!   settlement) and at least the reference's (rounded down per settlement) minus one unit per
-//!   settlement that paid the datanet; a contributor joining after a fee gets nothing of it;
+//! - each contributor's claimed-plus-pending reward for each version is at most the reference's
+//!   (rounded up per part) and at least the reference's (rounded down per part) minus one unit
+//!   per settlement that paid that version or a later one; a contributor whose weight is frozen
+//!   in a version after a fee's version gets nothing of it;
 //! - conservation: `charged = claimed + Σ credits + Σ pool balances + sent to the treasury`, the
-//!   pot holds exactly its existential deposit plus the credits and pool balances, and
-//!   `do_try_state` holds.
+//!   pot holds exactly its existential deposit plus the credits and pool balances,
+//!   `do_try_state` holds, and so does the mock's contributor-by-contributor check.
 
 use crate::{
 	mock::{Attribution, Datanets, *},
@@ -24,14 +29,14 @@ use crate::{
 use lineage_primitives::DatanetVersionRef;
 use pallet_datanets::ContributionPolicy;
 use polkadot_sdk::{
-	frame_support::{assert_ok, traits::fungible::Mutate},
+	frame_support::{assert_noop, assert_ok, traits::fungible::Mutate},
 	sp_runtime::StateVersion,
 };
 use proptest::{collection::vec, prelude::*};
 use std::collections::BTreeMap;
 
-/// The number of random scenarios.
-const CASES: u32 = 256;
+/// The number of random scenarios (about 20 s in the dev profile on one core).
+const CASES: u32 = 160;
 /// The contributors.
 const CONTRIBUTORS: [u64; 5] = [10, 11, 12, 13, 14];
 /// The operators.
@@ -46,13 +51,13 @@ const CREDITED: [u64; 7] = [CAROL, 22, 10, BOB, 23, 20, 21];
 const SOURCE_START: u128 = 1_000_000_000_000_000_000_000_000;
 
 /// One contribution: datanet index, contributor index, tokens, quality (curated datanets only).
-type Contribution = (usize, usize, u64, u16);
+type Contribution = (usize, usize, u32, u16);
 
 #[derive(Clone, Debug)]
 struct AdapterSpec {
 	author: usize,
 	model: usize,
-	/// Version index (modulo the number of versions) and a raw weight.
+	/// Frozen-version index (modulo the number of frozen versions) and a raw weight.
 	training: Vec<(usize, u32)>,
 }
 
@@ -65,10 +70,17 @@ enum Op {
 		fees: Vec<(usize, u128)>,
 		poison: bool,
 	},
+	/// A record accepted into its datanet's open version.
 	Contribute(Contribution),
+	/// Freeze a datanet's open version (refused when nothing was accepted into it).
+	Freeze(usize),
+	/// Register an adapter on the versions frozen by then.
+	Register(AdapterSpec),
+	/// Claim a version: index modulo the datanet's versions plus one (its open version).
 	Claim {
 		who: usize,
 		datanet: usize,
+		version: usize,
 	},
 	ClaimCredits {
 		who: usize,
@@ -89,11 +101,16 @@ struct Scenario {
 }
 
 fn contribution(datanets: usize) -> impl Strategy<Value = Contribution> {
-	(0..datanets, 0..CONTRIBUTORS.len(), prop_oneof![1u64..=10, 1u64..=1_000], 10u16..=300)
+	(0..datanets, 0..CONTRIBUTORS.len(), prop_oneof![1u32..=10, 1u32..=1_000], 10u16..=300)
 }
 
 fn fee() -> impl Strategy<Value = u128> {
 	prop_oneof![0u128..=100, 0u128..=100_000, 1_000_000_000u128..=1_000_000_000_000_000]
+}
+
+fn adapter() -> impl Strategy<Value = AdapterSpec> {
+	(0..AUTHORS.len(), 0..OWNERS.len(), vec((0usize..64, 0u32..1_000), 1..=4))
+		.prop_map(|(author, model, training)| AdapterSpec { author, model, training })
 }
 
 fn op(datanets: usize) -> impl Strategy<Value = Op> {
@@ -101,8 +118,10 @@ fn op(datanets: usize) -> impl Strategy<Value = Op> {
 		5 => (0..OPERATORS.len(), vec((0usize..8, fee()), 1..=4), prop::bool::weighted(0.1))
 			.prop_map(|(operator, fees, poison)| Op::Settle { operator, fees, poison }),
 		3 => contribution(datanets).prop_map(Op::Contribute),
-		4 => (0..CONTRIBUTORS.len(), 0..datanets)
-			.prop_map(|(who, datanet)| Op::Claim { who, datanet }),
+		2 => (0..datanets).prop_map(Op::Freeze),
+		1 => adapter().prop_map(Op::Register),
+		4 => (0..CONTRIBUTORS.len(), 0..datanets, 0usize..64)
+			.prop_map(|(who, datanet, version)| Op::Claim { who, datanet, version }),
 		1 => (0..CREDITED.len()).prop_map(|who| Op::ClaimCredits { who }),
 		1 => [0u32..100, 0u32..100, 0u32..100, 0u32..100, 0u32..100].prop_map(Op::SetPolicy),
 	]
@@ -115,13 +134,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 				.map(move |d| vec(contribution(n).prop_map(move |c| (d, c.1, c.2, c.3)), min..=3))
 				.collect::<Vec<_>>()
 		};
-		let adapter = (0..AUTHORS.len(), 0..OWNERS.len(), vec((0usize..16, 0u32..1_000), 1..=4))
-			.prop_map(|(author, model, training)| AdapterSpec { author, model, training });
 		(
 			vec(any::<bool>(), n),
 			per_datanet(1),
 			per_datanet(0),
-			vec(adapter, 1..=3),
+			vec(adapter(), 1..=3),
 			vec(op(n), 1..40),
 		)
 			.prop_map(|(curated, first, second, adapters, ops)| Scenario {
@@ -149,19 +166,29 @@ fn normalise(raw: &[u32]) -> Vec<u32> {
 	parts
 }
 
-/// The naive bookkeeping: every fee split again, every datanet part credited to each
-/// contributor in proportion to their weight at that moment.
+/// A contributor's reward for one version: (contributor, datanet, version).
+type Key = (u64, DatanetId, VersionId);
+
+/// The naive bookkeeping: every fee split again, every part for a version credited to each
+/// contributor in proportion to the weight they froze in it and the versions before it.
 #[derive(Default)]
 struct Reference {
 	policy: [u128; 5],
-	weights: BTreeMap<(DatanetId, u64), u128>,
-	totals: BTreeMap<DatanetId, u128>,
-	/// Σ ⌊part × w / W⌋ and Σ ⌈part × w / W⌉ per (contributor, datanet).
-	floor: BTreeMap<(u64, DatanetId), u128>,
-	ceil: BTreeMap<(u64, DatanetId), u128>,
-	/// The settlements that added to each datanet's pool.
-	settles: BTreeMap<DatanetId, u128>,
-	claimed: BTreeMap<(u64, DatanetId), u128>,
+	/// Per datanet, the weight accepted into its open version, per contributor, and its
+	/// records (a record may weigh 0).
+	open: BTreeMap<DatanetId, (BTreeMap<u64, u128>, u32)>,
+	/// The frozen versions of each datanet.
+	versions: BTreeMap<DatanetId, VersionId>,
+	/// `w_{c,u}`: the weight each contributor froze in each version (no zero entries).
+	frozen: BTreeMap<Key, u128>,
+	/// `W_v`: the weight frozen through each version.
+	through: BTreeMap<(DatanetId, VersionId), u128>,
+	/// Σ ⌊part × w / W⌋ and Σ ⌈part × w / W⌉ per contributor and version.
+	floor: BTreeMap<Key, u128>,
+	ceil: BTreeMap<Key, u128>,
+	/// Per version `u`, the settlements that paid version `u` or a later one of its datanet.
+	settles: BTreeMap<(DatanetId, VersionId), u128>,
+	claimed: BTreeMap<Key, u128>,
 	credits: BTreeMap<(u64, Role), u128>,
 	pools: BTreeMap<DatanetId, u128>,
 	charged: u128,
@@ -176,43 +203,80 @@ impl Reference {
 			.map(|s| u128::from(s.deconstruct()));
 	}
 
-	fn add_weight(&mut self, datanet: DatanetId, who: u64, weight: u128) {
-		*self.weights.entry((datanet, who)).or_default() += weight;
-		*self.totals.entry(datanet).or_default() += weight;
+	fn version_count(&self, datanet: DatanetId) -> VersionId {
+		self.versions.get(&datanet).copied().unwrap_or_default()
+	}
+
+	/// Every frozen version, in datanet then version order.
+	fn frozen_versions(&self) -> Vec<DatanetVersionRef> {
+		self.versions
+			.iter()
+			.flat_map(|(datanet, count)| {
+				(1..=*count).map(|version| DatanetVersionRef { datanet: *datanet, version })
+			})
+			.collect()
+	}
+
+	fn accept(&mut self, datanet: DatanetId, who: u64, weight: u128) {
+		let (weights, records) = self.open.entry(datanet).or_default();
+		*weights.entry(who).or_default() += weight;
+		*records += 1;
+	}
+
+	/// Freezes `datanet`'s open version; `false` when it has no record.
+	fn freeze(&mut self, datanet: DatanetId) -> bool {
+		let (weights, records) = self.open.remove(&datanet).unwrap_or_default();
+		if records == 0 {
+			return false;
+		}
+		let version = self.version_count(datanet) + 1;
+		self.versions.insert(datanet, version);
+		let below = self.through.get(&(datanet, version - 1)).copied().unwrap_or_default();
+		let mut total = below;
+		for (who, weight) in weights {
+			if weight > 0 {
+				self.frozen.insert((who, datanet, version), weight);
+				total += weight;
+			}
+		}
+		self.through.insert((datanet, version), total);
+		true
 	}
 
 	fn settle(&mut self, operator: u64, fees: &[(AdapterTerms<u64, u128>, u128)]) {
 		const BILLION: u128 = 1_000_000_000;
-		let mut touched = BTreeMap::new();
+		// The latest version each datanet's parts paid in this settlement.
+		let mut touched: BTreeMap<DatanetId, VersionId> = BTreeMap::new();
 		for (terms, fee) in fees {
 			let [author, base_owner, datanets, op, treasury] =
 				self.policy.map(|parts| fee * parts / BILLION);
 			let mut dust = fee - author - base_owner - datanets - op - treasury;
-			let mut parts: BTreeMap<DatanetId, u128> = BTreeMap::new();
+			let mut parts: BTreeMap<(DatanetId, VersionId), u128> = BTreeMap::new();
 			for (version, weight) in &terms.training {
-				*parts.entry(version.datanet).or_default() +=
+				*parts.entry((version.datanet, version.version)).or_default() +=
 					datanets * u128::from(weight.deconstruct()) / BILLION;
 			}
 			dust += datanets - parts.values().sum::<u128>();
 			let mut unpooled = 0;
-			for (datanet, part) in parts {
-				let total = self.totals.get(&datanet).copied().unwrap_or_default();
+			for ((datanet, version), part) in parts {
 				if part == 0 {
 					continue;
 				}
-				if total == 0 {
+				let total = self.through.get(&(datanet, version)).copied().unwrap_or_default();
+				if total == 0 || part * PRECISION < total {
 					unpooled += part;
 					continue;
 				}
 				*self.pools.entry(datanet).or_default() += part;
-				touched.insert(datanet, ());
-				for ((d, who), weight) in &self.weights {
-					if *d != datanet || *weight == 0 {
+				let latest = touched.entry(datanet).or_default();
+				*latest = (*latest).max(version);
+				for ((who, d, u), weight) in &self.frozen {
+					if *d != datanet || *u > version {
 						continue;
 					}
-					*self.floor.entry((*who, datanet)).or_default() += part * weight / total;
-					*self.ceil.entry((*who, datanet)).or_default() +=
-						(part * weight).div_ceil(total);
+					let key = (*who, datanet, *u);
+					*self.floor.entry(key).or_default() += part * weight / total;
+					*self.ceil.entry(key).or_default() += (part * weight).div_ceil(total);
 				}
 			}
 			for (who, role, amount) in [
@@ -228,43 +292,46 @@ impl Reference {
 			self.dust += dust;
 			self.to_treasury += treasury + dust + unpooled;
 		}
-		for datanet in touched.into_keys() {
-			*self.settles.entry(datanet).or_default() += 1;
+		for (datanet, latest) in touched {
+			for version in 1..=latest {
+				*self.settles.entry((datanet, version)).or_default() += 1;
+			}
 		}
 	}
 }
 
-/// The contributor's claimed-plus-pending reward in `datanet`.
-fn earned(reference: &Reference, who: u64, datanet: DatanetId) -> u128 {
-	let pending = Attribution::pending_rewards(&who)
-		.datanets
-		.into_iter()
-		.find(|(d, _)| *d == datanet)
-		.map(|(_, amount)| amount)
-		.unwrap_or_default();
-	reference.claimed.get(&(who, datanet)).copied().unwrap_or_default() + pending
-}
-
 /// Every check against the reference.
 fn check(reference: &Reference, datanets: &[DatanetId]) {
-	check_state();
+	// Every contributor's pending rewards, per version (from `pending_rewards`).
+	let pending = check_state();
+	for key in pending.keys() {
+		assert!(reference.frozen.contains_key(key), "{key:?} is pending without frozen weight");
+	}
 	for datanet in datanets {
-		assert_eq!(Datanets::total_weight(*datanet), reference.totals[datanet]);
+		let versions = reference.version_count(*datanet);
+		assert_eq!(<Datanets as DatanetWeights<u64>>::version_count(*datanet), versions);
 		assert_eq!(
 			Pools::<Test>::get(datanet).balance,
 			reference.pools.get(datanet).copied().unwrap_or_default(),
 			"pool balance of datanet {datanet}"
 		);
-		let settles = reference.settles.get(datanet).copied().unwrap_or_default();
-		for who in CONTRIBUTORS {
-			let earned = earned(reference, who, *datanet);
-			let floor = reference.floor.get(&(who, *datanet)).copied().unwrap_or_default();
-			let ceil = reference.ceil.get(&(who, *datanet)).copied().unwrap_or_default();
-			assert!(earned <= ceil, "{who} in {datanet}: earned {earned} above {ceil}");
-			assert!(
-				earned + settles >= floor,
-				"{who} in {datanet}: earned {earned} below {floor} - {settles}"
+		for version in 1..=versions {
+			assert_eq!(
+				<Datanets as DatanetWeights<u64>>::weight_through(*datanet, version),
+				reference.through[&(*datanet, version)]
 			);
+			let settles = reference.settles.get(&(*datanet, version)).copied().unwrap_or_default();
+			for who in CONTRIBUTORS {
+				let key = (who, *datanet, version);
+				let get = |map: &BTreeMap<Key, u128>| map.get(&key).copied().unwrap_or_default();
+				let earned = get(&reference.claimed) + get(&pending);
+				let (floor, ceil) = (get(&reference.floor), get(&reference.ceil));
+				assert!(earned <= ceil, "{key:?}: earned {earned} above {ceil}");
+				assert!(
+					earned + settles >= floor,
+					"{key:?}: earned {earned} below {floor} - {settles}"
+				);
+			}
 		}
 	}
 	let credits: BTreeMap<(u64, Role), u128> =
@@ -278,6 +345,25 @@ fn check(reference: &Reference, datanets: &[DatanetId]) {
 	assert_eq!(reference.charged, reference.paid_out + credited + pools + reference.to_treasury);
 }
 
+/// Registers an adapter of `spec` on the versions frozen now.
+fn register(reference: &Reference, models: &[u32], spec: &AdapterSpec) -> AdapterId {
+	let versions = reference.frozen_versions();
+	let mut chosen: Vec<(DatanetVersionRef, u32)> = Vec::new();
+	for (index, raw) in &spec.training {
+		let version = versions[index % versions.len()];
+		if !chosen.iter().any(|(v, _)| *v == version) {
+			chosen.push((version, *raw));
+		}
+	}
+	let raw: Vec<u32> = chosen.iter().map(|(_, r)| *r).collect();
+	let training = chosen
+		.iter()
+		.zip(normalise(&raw))
+		.map(|((v, _), parts)| (*v, Perbill::from_parts(parts)))
+		.collect();
+	new_adapter(AUTHORS[spec.author], models[spec.model], training)
+}
+
 fn run(scenario: Scenario) {
 	new_test_ext().execute_with(|| {
 		let mut reference = Reference::default();
@@ -287,15 +373,31 @@ fn run(scenario: Scenario) {
 			fund(owner, BALANCE);
 		}
 
+		// A record accepted into the open version; `false` when the datanet has all its
+		// versions and takes no more.
 		let contribute_to = |reference: &mut Reference, ids: &[DatanetId], c: &Contribution| {
 			let (d, who, tokens, quality) = *c;
 			let who = CONTRIBUTORS[who];
+			if reference.version_count(ids[d]) == MAX_VERSIONS {
+				assert_noop!(
+					Datanets::contribute(
+						RuntimeOrigin::signed(who),
+						ids[d],
+						fresh_hash(),
+						tokens,
+						tokens,
+						None
+					),
+					pallet_datanets::Error::<Test>::TooManyVersions
+				);
+				return;
+			}
 			if scenario.curated[d] {
 				contribute_curated(ids[d], who, tokens, quality);
-				reference.add_weight(ids[d], who, u128::from(tokens) * u128::from(quality) / 100);
+				reference.accept(ids[d], who, u128::from(tokens) * u128::from(quality) / 100);
 			} else {
 				contribute(ids[d], who, tokens);
-				reference.add_weight(ids[d], who, u128::from(tokens));
+				reference.accept(ids[d], who, u128::from(tokens));
 			}
 		};
 
@@ -306,47 +408,28 @@ fn run(scenario: Scenario) {
 			.map(|curated| {
 				let policy =
 					if *curated { ContributionPolicy::Curated } else { ContributionPolicy::Open };
-				let id = new_datanet(policy);
-				reference.totals.insert(id, 0);
-				id
+				new_datanet(policy)
 			})
 			.collect();
-		let mut versions: Vec<DatanetVersionRef> = Vec::new();
 		for (d, id) in ids.iter().enumerate() {
 			for c in &scenario.first[d] {
 				contribute_to(&mut reference, &ids, c);
 			}
-			versions.push(freeze(*id));
+			freeze(*id);
+			assert!(reference.freeze(*id));
 			if !scenario.second[d].is_empty() {
 				for c in &scenario.second[d] {
 					contribute_to(&mut reference, &ids, c);
 				}
-				versions.push(freeze(*id));
+				freeze(*id);
+				assert!(reference.freeze(*id));
 			}
 		}
 
 		// Models and adapters.
 		let models: Vec<_> = OWNERS.iter().map(|owner| new_model(*owner)).collect();
-		let adapters: Vec<AdapterId> = scenario
-			.adapters
-			.iter()
-			.map(|spec| {
-				let mut chosen: Vec<(DatanetVersionRef, u32)> = Vec::new();
-				for (index, raw) in &spec.training {
-					let version = versions[index % versions.len()];
-					if !chosen.iter().any(|(v, _)| *v == version) {
-						chosen.push((version, *raw));
-					}
-				}
-				let raw: Vec<u32> = chosen.iter().map(|(_, r)| *r).collect();
-				let training = chosen
-					.iter()
-					.zip(normalise(&raw))
-					.map(|((v, _), parts)| (*v, Perbill::from_parts(parts)))
-					.collect();
-				new_adapter(AUTHORS[spec.author], models[spec.model], training)
-			})
-			.collect();
+		let mut adapters: Vec<AdapterId> =
+			scenario.adapters.iter().map(|spec| register(&reference, &models, spec)).collect();
 		check(&reference, &ids);
 
 		for op in &scenario.ops {
@@ -377,9 +460,20 @@ fn run(scenario: Scenario) {
 					reference.settle(operator, &with_terms);
 				},
 				Op::Contribute(c) => contribute_to(&mut reference, &ids, c),
-				Op::Claim { who, datanet } => {
+				Op::Freeze(d) => {
+					let id = ids[*d];
+					let result = Datanets::freeze_version(RuntimeOrigin::signed(ALICE), id);
+					if reference.freeze(id) {
+						assert_ok!(result);
+					} else {
+						assert!(result.is_err(), "a version without records is not frozen");
+					}
+				},
+				Op::Register(spec) => adapters.push(register(&reference, &models, spec)),
+				Op::Claim { who, datanet, version } => {
 					let (who, datanet) = (CONTRIBUTORS[*who], ids[*datanet]);
-					claim(&mut reference, who, datanet);
+					let version = (*version as VersionId) % (reference.version_count(datanet) + 1);
+					claim(&mut reference, who, datanet, version + 1);
 				},
 				Op::ClaimCredits { who } => {
 					let who = CREDITED[*who];
@@ -404,7 +498,9 @@ fn run(scenario: Scenario) {
 		// Everyone claims everything: the pools keep only rounding.
 		for who in CONTRIBUTORS {
 			for datanet in &ids {
-				claim(&mut reference, who, *datanet);
+				for version in 1..=reference.version_count(*datanet) {
+					claim(&mut reference, who, *datanet, version);
+				}
 			}
 		}
 		for who in CREDITED {
@@ -413,33 +509,36 @@ fn run(scenario: Scenario) {
 		check(&reference, &ids);
 		assert_eq!(Credits::<Test>::iter().count(), 0);
 		for datanet in &ids {
-			let settles = reference.settles.get(datanet).copied().unwrap_or_default();
+			// At most one unit per contributor's version and settlement that paid it.
+			let bound: u128 = reference
+				.frozen
+				.keys()
+				.filter(|(_, d, _)| d == datanet)
+				.map(|(_, d, u)| reference.settles.get(&(*d, *u)).copied().unwrap_or_default())
+				.sum();
 			let left = Pools::<Test>::get(datanet).balance;
-			assert!(
-				left <= settles * CONTRIBUTORS.len() as u128,
-				"datanet {datanet} keeps {left} after {settles} settlements"
-			);
+			assert!(left <= bound, "datanet {datanet} keeps {left}, more than {bound}");
 		}
 	});
 }
 
-/// `who` claims from `datanet`: exactly its pending reward, or `NothingToClaim`.
-fn claim(reference: &mut Reference, who: u64, datanet: DatanetId) {
+/// `who` claims `version` of `datanet`: exactly its pending reward, or `NothingToClaim`.
+fn claim(reference: &mut Reference, who: u64, datanet: DatanetId, version: VersionId) {
 	let pending = Attribution::pending_rewards(&who)
-		.datanets
+		.versions
 		.into_iter()
-		.find(|(d, _)| *d == datanet)
-		.map(|(_, amount)| amount)
+		.find(|(d, v, _)| *d == datanet && *v == version)
+		.map(|(_, _, amount)| amount)
 		.unwrap_or_default();
 	let before = free(who);
-	let result = Attribution::claim(RuntimeOrigin::signed(who), datanet);
+	let result = Attribution::claim(RuntimeOrigin::signed(who), datanet, version);
 	if pending == 0 {
 		assert_eq!(result, Err(Error::<Test>::NothingToClaim.into()));
 		return;
 	}
 	assert_ok!(result);
 	assert_eq!(free(who), before + pending);
-	*reference.claimed.entry((who, datanet)).or_default() += pending;
+	*reference.claimed.entry((who, datanet, version)).or_default() += pending;
 	*reference.pools.entry(datanet).or_default() -= pending;
 	reference.paid_out += pending;
 }

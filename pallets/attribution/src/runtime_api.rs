@@ -24,9 +24,10 @@ polkadot_sdk::sp_api::decl_runtime_apis! {
 		AccountId: Codec,
 		Balance: Codec,
 	{
-		/// What `who` may claim now: per datanet it contributed to (those with something to
-		/// claim, each including what it earned at its current weight since its last
-		/// checkpoint), and its credits as adapter author, base-model owner and operator.
+		/// What `who` may claim now: per datanet version it has frozen weight in (those with
+		/// something to claim, ascending by datanet then version), what a claim of that
+		/// version would pay, and its credits as adapter author, base-model owner and
+		/// operator.
 		fn pending_rewards(who: AccountId) -> PendingRewards<Balance>;
 
 		/// The fee-split policy in force.

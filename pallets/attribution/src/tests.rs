@@ -19,11 +19,11 @@ use polkadot_sdk::{
 type Error = crate::Error<Test>;
 type Event = crate::Event<Test>;
 
-/// A datanet where Eve has weight 300 and Fred 100, its first version, a model of Bob's and an
+/// A datanet where Eve froze weight 300 and Fred 100 in version 1, a model of Bob's and an
 /// adapter of Carol's trained on that version alone.
 struct World {
 	d0: DatanetId,
-	v0: DatanetVersionRef,
+	v1: DatanetVersionRef,
 	model: ModelId,
 	adapter: AdapterId,
 }
@@ -32,10 +32,11 @@ fn world() -> World {
 	let d0 = new_datanet(Open);
 	contribute(d0, EVE, 300);
 	contribute(d0, FRED, 100);
-	let v0 = freeze(d0);
+	let v1 = freeze(d0);
+	assert_eq!(v1.version, 1);
 	let model = new_model(BOB);
-	let adapter = new_adapter(CAROL, model, vec![(v0, Perbill::one())]);
-	World { d0, v0, model, adapter }
+	let adapter = new_adapter(CAROL, model, vec![(v1, Perbill::one())]);
+	World { d0, v1, model, adapter }
 }
 
 /// Settles `fees` from [`SOURCE`] with [`DAVE`] as operator.
@@ -43,12 +44,17 @@ fn settle(fees: &[(AdapterId, u128)]) -> DispatchResult {
 	<Attribution as SettleFees<u64, u128>>::settle(&SOURCE, &DAVE, fees)
 }
 
+/// `who` claims its reward for `version` of `datanet`.
+fn claim(who: u64, datanet: DatanetId, version: VersionId) -> DispatchResult {
+	Attribution::claim(RuntimeOrigin::signed(who), datanet, version)
+}
+
 fn pool(datanet: DatanetId) -> Pool<u128> {
 	Pools::<Test>::get(datanet)
 }
 
-fn pending(who: u64) -> Vec<(DatanetId, u128)> {
-	Attribution::pending_rewards(&who).datanets
+fn pending(who: u64) -> Vec<(DatanetId, VersionId, u128)> {
+	Attribution::pending_rewards(&who).versions
 }
 
 fn policy(author: u32, base_owner: u32, datanets: u32, operator: u32, treasury: u32) -> FeePolicy {
@@ -59,6 +65,11 @@ fn policy(author: u32, base_owner: u32, datanets: u32, operator: u32, treasury: 
 		operator: Perbill::from_percent(operator),
 		treasury: Perbill::from_percent(treasury),
 	}
+}
+
+/// `part × PRECISION / weight`, rounded down: what a part adds to a version's reward per weight.
+fn per_weight(part: u128, weight: u128) -> u128 {
+	part * PRECISION / weight
 }
 
 // ---- genesis and policy ----
@@ -202,15 +213,19 @@ fn settle_splits_known_fee_works() {
 		assert_eq!(Credits::<Test>::get(CAROL, Role::Author), 400);
 		assert_eq!(Credits::<Test>::get(BOB, Role::BaseOwner), 150);
 		assert_eq!(Credits::<Test>::get(DAVE, Role::Operator), 100);
-		assert_eq!(pool(w.d0), Pool { reward_per_weight: 300 * PRECISION / 400, balance: 300 });
+		// Version 1 weighs 400: 300 adds 3/4 per unit of weight, in node 1 of the index.
+		let acc = per_weight(300, 400);
+		assert_eq!(pool(w.d0), Pool { reward_per_weight: acc, balance: 300 });
+		assert_eq!(RewardIndex::<Test>::iter().collect::<Vec<_>>(), vec![(w.d0, 1, acc)]);
+		assert_eq!(Attribution::reward_suffix(w.d0, 1), acc);
 		// No dust: no dust event.
 		assert_eq!(TotalDust::<Test>::get(), 0);
 		assert!(!System::events()
 			.iter()
 			.any(|r| matches!(r.event, RuntimeEvent::Attribution(Event::DustCollected { .. }))));
 		// Eve has 3/4 of the weight, Fred 1/4.
-		assert_eq!(pending(EVE), vec![(w.d0, 225)]);
-		assert_eq!(pending(FRED), vec![(w.d0, 75)]);
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 225)]);
+		assert_eq!(pending(FRED), vec![(w.d0, 1, 75)]);
 	});
 }
 
@@ -249,23 +264,24 @@ fn settle_rounding_dust_works() {
 fn settle_multi_version_works() {
 	build_and_execute(|| {
 		let w = world();
-		// A second version of d0 (Gina joins it), and a second datanet.
+		// Version 2 of d0 (Gina's), and a second datanet of Fred's.
 		contribute(w.d0, GINA, 100);
-		let v0b = freeze(w.d0);
+		let v2 = freeze(w.d0);
 		let d1 = new_datanet(Open);
 		contribute(d1, FRED, 50);
-		let v1 = freeze(d1);
+		let d1v1 = freeze(d1);
 		let adapter = new_adapter(
 			CAROL,
 			w.model,
 			vec![
-				(w.v0, Perbill::from_percent(30)),
-				(v0b, Perbill::from_percent(20)),
-				(v1, Perbill::from_percent(50)),
+				(w.v1, Perbill::from_percent(30)),
+				(v2, Perbill::from_percent(20)),
+				(d1v1, Perbill::from_percent(50)),
 			],
 		);
 		assert_ok!(settle(&[(adapter, 10_000)]));
-		// 3,000 to the datanets: 900 + 600 to d0 (one pool), 1,500 to d1.
+		// 3,000 to the datanets: 900 to d0's version 1 and 600 to its version 2 (one pool),
+		// 1,500 to d1's version 1.
 		System::assert_has_event(
 			Event::FeesSplit {
 				adapter,
@@ -280,10 +296,17 @@ fn settle_multi_version_works() {
 		);
 		assert_eq!(pool(w.d0).balance, 1_500);
 		assert_eq!(pool(d1).balance, 1_500);
-		// d0 weighs 500: Eve 300, Fred 100, Gina 100. d1: Fred alone.
-		assert_eq!(pending(EVE), vec![(w.d0, 900)]);
-		assert_eq!(pending(FRED), vec![(w.d0, 300), (d1, 1_500)]);
-		assert_eq!(pending(GINA), vec![(w.d0, 300)]);
+		// Version 1 weighs 400 (Eve 300, Fred 100): 9/4 per weight. Version 2 weighs 500 with
+		// version 1's (Gina 100 more): 6/5 per weight, which version 1's weight earns too.
+		let (acc1, acc2) = (per_weight(900, 400), per_weight(600, 500));
+		assert_eq!(RewardIndex::<Test>::get(w.d0, 1), acc1);
+		assert_eq!(RewardIndex::<Test>::get(w.d0, 2), acc2);
+		assert_eq!(Attribution::reward_suffix(w.d0, 1), acc1 + acc2);
+		assert_eq!(Attribution::reward_suffix(w.d0, 2), acc2);
+		assert_eq!(pool(w.d0).reward_per_weight, acc1 + acc2);
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 675 + 360)]);
+		assert_eq!(pending(FRED), vec![(w.d0, 1, 225 + 120), (d1, 1, 1_500)]);
+		assert_eq!(pending(GINA), vec![(w.d0, 2, 120)]);
 	});
 }
 
@@ -298,7 +321,7 @@ fn settle_multi_version_rounding_works() {
 		contribute(d2, EVE, 10);
 		let v2 = freeze(d2);
 		// 333_333_334, 333_333_333, 333_333_333 parts per billion.
-		let adapter = new_adapter(CAROL, w.model, even_training(&[w.v0, v1, v2]));
+		let adapter = new_adapter(CAROL, w.model, even_training(&[w.v1, v1, v2]));
 		assert_ok!(settle(&[(adapter, 1_000)]));
 		// 300 to the datanets: 100, 99, 99; 2 is dust.
 		assert_eq!(pool(w.d0).balance, 100);
@@ -325,7 +348,7 @@ fn settle_several_adapters_works() {
 	build_and_execute(|| {
 		let w = world();
 		// Bob's own adapter on his model: he is author and base owner.
-		let own = new_adapter(BOB, w.model, vec![(w.v0, Perbill::one())]);
+		let own = new_adapter(BOB, w.model, vec![(w.v1, Perbill::one())]);
 		let source = free(SOURCE);
 		assert_ok!(settle(&[(w.adapter, 1_000), (own, 2_000), (w.adapter, 10)]));
 		assert_eq!(free(SOURCE), source - 3_010);
@@ -334,6 +357,9 @@ fn settle_several_adapters_works() {
 		assert_eq!(Credits::<Test>::get(BOB, Role::BaseOwner), 150 + 300 + 1);
 		assert_eq!(Credits::<Test>::get(DAVE, Role::Operator), 100 + 200 + 1);
 		assert_eq!(pool(w.d0).balance, 300 + 600 + 3);
+		// Each part raised version 1's reward on its own (rounded down each time); one node.
+		let acc = per_weight(300, 400) + per_weight(600, 400) + per_weight(3, 400);
+		assert_eq!(RewardIndex::<Test>::iter().collect::<Vec<_>>(), vec![(w.d0, 1, acc)]);
 		let splits = System::events()
 			.iter()
 			.filter(|r| matches!(r.event, RuntimeEvent::Attribution(Event::FeesSplit { .. })))
@@ -379,12 +405,40 @@ fn settle_overflow_fails() {
 }
 
 #[test]
+fn settle_reward_overflow_goes_to_treasury_works() {
+	build_and_execute(|| {
+		let w = world();
+		// A version of weight 1: each unit of a part adds PRECISION per weight, so a large enough
+		// fee would overflow the pool's sum of rewards per weight. Such a part goes to the
+		// treasury; the pool and the index are left as they were.
+		let d1 = new_datanet(Open);
+		contribute(d1, EVE, 1);
+		let tiny = freeze(d1);
+		let adapter = new_adapter(CAROL, w.model, vec![(tiny, Perbill::one())]);
+		let fee = u128::MAX / PRECISION * 2;
+		Balances::set_balance(&SOURCE, fee * 3);
+		assert_ok!(settle(&[(adapter, fee)]));
+		let part = Perbill::from_percent(30).mul_floor(fee);
+		assert_eq!(pool(d1), Pool { reward_per_weight: part * PRECISION, balance: part });
+		let treasury = free(TREASURY);
+		assert_ok!(settle(&[(adapter, fee)]));
+		assert_eq!(pool(d1), Pool { reward_per_weight: part * PRECISION, balance: part });
+		assert_eq!(RewardIndex::<Test>::get(d1, 1), part * PRECISION);
+		let credited: u128 =
+			[40, 15, 10].iter().map(|p| Perbill::from_percent(*p).mul_floor(fee)).sum();
+		assert_eq!(free(TREASURY), treasury + fee - credited);
+		// Eve still claims what the first part paid.
+		assert_eq!(pending(EVE), vec![(d1, 1, part)]);
+	});
+}
+
+#[test]
 fn settle_is_all_or_nothing_works() {
 	build_and_execute(|| {
 		let w = world();
 		// The treasury is emptied: it cannot receive less than the existential deposit, so the
-		// treasury's transfer, the last step, fails; the pot's transfer and the pool and credit
-		// writes before it are undone.
+		// treasury's transfer, the last step, fails; the pot's transfer and the pool, index and
+		// credit writes before it are undone.
 		Balances::set_balance(&TREASURY, 0);
 		assert_noop!(settle(&[(w.adapter, 100)]), TokenError::BelowMinimum);
 		// With enough for the treasury, the same settlement goes through.
@@ -420,22 +474,23 @@ fn settle_without_training_sends_datanet_share_to_treasury_works() {
 		assert_eq!(free(TREASURY), treasury + 350);
 		assert_eq!(TotalDust::<Test>::get(), 0);
 		assert!(!Pools::<Test>::contains_key(w.d0));
+		assert_eq!(RewardIndex::<Test>::iter().count(), 0);
 	});
 }
 
 #[test]
-fn settle_weightless_datanet_goes_to_treasury_works() {
+fn settle_weightless_version_goes_to_treasury_works() {
 	build_and_execute(|| {
 		let w = world();
-		// A curated datanet whose only contribution weighs 1 × 10 / 100 = 0.
+		// A curated datanet whose only record weighs 1 × 10 / 100 = 0.
 		let d1 = new_datanet(Curated);
 		contribute_curated(d1, EVE, 1, 10);
 		let v1 = freeze(d1);
-		assert_eq!(Datanets::total_weight(d1), 0);
+		assert_eq!(<Datanets as DatanetWeights<u64>>::weight_through(d1, 1), 0);
 		let adapter = new_adapter(
 			CAROL,
 			w.model,
-			vec![(w.v0, Perbill::from_percent(50)), (v1, Perbill::from_percent(50))],
+			vec![(w.v1, Perbill::from_percent(50)), (v1, Perbill::from_percent(50))],
 		);
 		assert_ok!(settle(&[(adapter, 1_000)]));
 		System::assert_has_event(
@@ -452,7 +507,52 @@ fn settle_weightless_datanet_goes_to_treasury_works() {
 		);
 		assert_eq!(pool(w.d0).balance, 150);
 		assert!(!Pools::<Test>::contains_key(d1));
-		assert_eq!(pending(EVE), vec![(w.d0, 112)]);
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 112)]);
+	});
+}
+
+#[test]
+fn settle_version_not_frozen_or_out_of_range_goes_to_treasury_works() {
+	build_and_execute(|| {
+		let w = world();
+		// Gina's record is accepted into d0's open version 2, not frozen.
+		contribute(w.d0, GINA, 400);
+		// Another model registry could report versions that are not frozen (2), that are not
+		// versions (0), or that are beyond the most a datanet may have.
+		let cite = |version| DatanetVersionRef { datanet: w.d0, version };
+		pallet_models::Adapters::<Test>::mutate(w.adapter, |a| {
+			if let Some(a) = a {
+				a.training = BoundedVec::try_from(vec![
+					(w.v1, Perbill::from_percent(25)),
+					(cite(2), Perbill::from_percent(25)),
+					(cite(0), Perbill::from_percent(25)),
+					(cite(MAX_VERSIONS + 1), Perbill::from_percent(25)),
+				])
+				.expect("fits");
+			}
+		});
+		let treasury = free(TREASURY);
+		assert_ok!(settle(&[(w.adapter, 1_000)]));
+		// 300 to the datanets: 75 to version 1, the other three parts to the treasury.
+		System::assert_has_event(
+			Event::FeesSplit {
+				adapter: w.adapter,
+				fee: 1_000,
+				author: 400,
+				base_owner: 150,
+				datanets: 75,
+				operator: 100,
+				treasury: 50 + 225,
+			}
+			.into(),
+		);
+		assert_eq!(free(TREASURY), treasury + 275);
+		assert_eq!(pool(w.d0).balance, 75);
+		assert_eq!(
+			RewardIndex::<Test>::iter().collect::<Vec<_>>(),
+			vec![(w.d0, 1, per_weight(75, 400))]
+		);
+		assert_eq!(pending(GINA), vec![]);
 	});
 }
 
@@ -484,11 +584,164 @@ fn settle_empty_and_zero_fee_works() {
 
 #[test]
 fn settle_weight_works() {
-	let one = <() as crate::weights::WeightInfo>::settle_adapter(MAX_TRAINING);
+	use crate::weights::WeightInfo;
+	// Each training version may raise the whole depth of the index: 5 nodes for 20 versions.
+	assert_eq!(reward_index::depth(MAX_VERSIONS), 5);
+	let one = <() as WeightInfo>::settle_adapter(MAX_TRAINING).saturating_add(
+		<() as WeightInfo>::reward_index_add(5).saturating_mul(u64::from(MAX_TRAINING)),
+	);
 	assert_eq!(<Attribution as SettleFees<u64, u128>>::settle_weight(0), Weight::zero());
 	assert_eq!(<Attribution as SettleFees<u64, u128>>::settle_weight(1), one);
 	assert_eq!(<Attribution as SettleFees<u64, u128>>::settle_weight(3), one.saturating_mul(3));
-	assert!(one.all_gt(<() as crate::weights::WeightInfo>::settle_adapter(1)));
+	assert!(one.all_gt(<() as WeightInfo>::settle_adapter(MAX_TRAINING)));
+	assert!(<() as WeightInfo>::settle_adapter(MAX_TRAINING)
+		.all_gt(<() as WeightInfo>::settle_adapter(1)));
+	assert!(<() as WeightInfo>::reward_index_add(5).all_gt(<() as WeightInfo>::reward_index_add(1)));
+}
+
+// ---- rewards follow versions ----
+
+#[test]
+fn fee_for_a_version_does_not_pay_later_versions_works() {
+	build_and_execute(|| {
+		let w = world();
+		assert_ok!(settle(&[(w.adapter, 1_000)]));
+		// Gina's record, as heavy as everyone's in version 1 together, is frozen in version 2.
+		contribute(w.d0, GINA, 400);
+		let v2 = freeze(w.d0);
+		assert_eq!(v2.version, 2);
+		// The adapter was trained on version 1: its fees, before and after version 2, pay
+		// version 1's contributors alone.
+		assert_ok!(settle(&[(w.adapter, 1_000)]));
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 450)]);
+		assert_eq!(pending(FRED), vec![(w.d0, 1, 150)]);
+		assert_eq!(pending(GINA), vec![]);
+		assert_eq!(Attribution::reward_suffix(w.d0, 2), 0);
+		assert_noop!(claim(GINA, w.d0, 2), Error::NothingToClaim);
+		assert_noop!(claim(GINA, w.d0, 1), Error::NothingToClaim);
+		assert_ok!(claim(EVE, w.d0, 1));
+		assert_ok!(claim(FRED, w.d0, 1));
+		assert_eq!(pool(w.d0).balance, 0);
+	});
+}
+
+#[test]
+fn fee_for_a_later_version_pays_earlier_versions_pro_rata_works() {
+	build_and_execute(|| {
+		let w = world();
+		contribute(w.d0, GINA, 400);
+		let v2 = freeze(w.d0);
+		let newer = new_adapter(CAROL, w.model, vec![(v2, Perbill::one())]);
+		// 300 for version 1 (weight 400) and 300 for version 2 (weight 800 through it).
+		assert_ok!(settle(&[(w.adapter, 1_000), (newer, 1_000)]));
+		let (acc1, acc2) = (per_weight(300, 400), per_weight(300, 800));
+		assert_eq!(Attribution::reward_suffix(w.d0, 1), acc1 + acc2);
+		assert_eq!(Attribution::reward_suffix(w.d0, 2), acc2);
+		// Eve: 300 × (3/4 + 3/8) = 337.5; Fred: 100 × 9/8 = 112.5; Gina: 400 × 3/8 = 150.
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 337)]);
+		assert_eq!(pending(FRED), vec![(w.d0, 1, 112)]);
+		assert_eq!(pending(GINA), vec![(w.d0, 2, 150)]);
+		// Another version-2 fee: version 1's weight now holds 3/2 per weight, version 2's 3/4.
+		assert_ok!(settle(&[(newer, 1_000)]));
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 450)]);
+		assert_eq!(pending(FRED), vec![(w.d0, 1, 150)]);
+		assert_eq!(pending(GINA), vec![(w.d0, 2, 300)]);
+		for (who, version, amount) in [(EVE, 1, 450), (FRED, 1, 150), (GINA, 2, 300)] {
+			assert_ok!(claim(who, w.d0, version));
+			System::assert_last_event(
+				Event::RewardClaimed { who, datanet: w.d0, version, amount }.into(),
+			);
+		}
+		// Nothing is lost but rounding: 900 in, 900 out.
+		assert_eq!(pool(w.d0).balance, 0);
+	});
+}
+
+#[test]
+fn accepted_but_unfrozen_weight_earns_nothing_works() {
+	build_and_execute(|| {
+		let w = world();
+		// Gina's record is accepted into the open version 2: the registry has her weight, but
+		// it is not frozen, so it is not visible to attribution.
+		contribute(w.d0, GINA, 400);
+		assert_eq!(pallet_datanets::ContributorWeights::<Test>::get((GINA, w.d0, 2)), Some(400));
+		assert_eq!(<Datanets as DatanetWeights<u64>>::contributor_weight(w.d0, 2, &GINA), 0);
+		// A curated datanet's pending record has no weight at all.
+		let d1 = new_datanet(Curated);
+		assert_ok!(Datanets::contribute(
+			RuntimeOrigin::signed(GINA),
+			d1,
+			fresh_hash(),
+			50,
+			50,
+			None
+		));
+		assert_ok!(settle(&[(w.adapter, 1_000)]));
+		assert_eq!(pending(GINA), vec![]);
+		assert_noop!(claim(GINA, w.d0, 2), Error::NothingToClaim);
+		assert_noop!(claim(GINA, d1, 1), Error::NothingToClaim);
+		// Freezing version 2 does not pay her what version 1's fees paid before, nor later.
+		freeze(w.d0);
+		assert_ok!(settle(&[(w.adapter, 1_000)]));
+		assert_eq!(pending(GINA), vec![]);
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 450)]);
+	});
+}
+
+#[test]
+fn claims_for_one_version_do_not_touch_another_works() {
+	build_and_execute(|| {
+		let w = world();
+		// Eve freezes another 300 in version 2: 700 through it.
+		contribute(w.d0, EVE, 300);
+		let v2 = freeze(w.d0);
+		let newer = new_adapter(CAROL, w.model, vec![(v2, Perbill::one())]);
+		assert_ok!(settle(&[(newer, 1_000)]));
+		// 300 × 300 / 700 = 128.57 for each of Eve's versions; Fred 42.86.
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 128), (w.d0, 2, 128)]);
+		assert_ok!(claim(EVE, w.d0, 1));
+		System::assert_last_event(
+			Event::RewardClaimed { who: EVE, datanet: w.d0, version: 1, amount: 128 }.into(),
+		);
+		assert_eq!(
+			Checkpoints::<Test>::get((EVE, w.d0, 1)),
+			Some(Attribution::reward_suffix(w.d0, 1))
+		);
+		assert_eq!(Checkpoints::<Test>::get((EVE, w.d0, 2)), None);
+		assert_eq!(pending(EVE), vec![(w.d0, 2, 128)]);
+		assert_noop!(claim(EVE, w.d0, 1), Error::NothingToClaim);
+		// A fee for version 1 raises version 1 alone.
+		assert_ok!(settle(&[(w.adapter, 1_000)]));
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 225), (w.d0, 2, 128)]);
+		assert_ok!(claim(EVE, w.d0, 2));
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 225)]);
+		assert_eq!(pending(FRED), vec![(w.d0, 1, 42 + 75)]);
+	});
+}
+
+#[test]
+fn claim_walks_log_versions_nodes_works() {
+	new_test_ext().execute_with(|| {
+		// A datanet of 12 versions, Eve's weight 1,000 in version 1.
+		let d = datanet_with_versions(12, EVE);
+		assert_eq!(<Datanets as DatanetWeights<u64>>::version_count(d), 12);
+		// Every node up to the bound holds one unit per weight: a claim of version 1 reads
+		// nodes 1, 2, 4 and 8 only (not 3, 5, …; not 16, above the frozen versions), so it is
+		// paid four units per weight.
+		for i in 1..=MAX_VERSIONS {
+			RewardIndex::<Test>::insert(d, i, PRECISION);
+		}
+		assert_eq!(reward_index::suffix_path(1, 12).collect::<Vec<_>>(), vec![1, 2, 4, 8]);
+		assert_eq!(Attribution::reward_suffix(d, 1), 4 * PRECISION);
+		assert_eq!(Attribution::reward_suffix(d, 3), 3 * PRECISION);
+		assert_eq!(Attribution::reward_suffix(d, 12), PRECISION);
+		Pools::<Test>::insert(d, Pool { reward_per_weight: 4 * PRECISION, balance: 4_000 });
+		Balances::set_balance(&pot(), ED + 4_000);
+		assert_ok!(claim(EVE, d, 1));
+		System::assert_last_event(
+			Event::RewardClaimed { who: EVE, datanet: d, version: 1, amount: 4_000 }.into(),
+		);
+	});
 }
 
 // ---- claim ----
@@ -499,19 +752,16 @@ fn claim_works() {
 		let w = world();
 		assert_ok!(settle(&[(w.adapter, 1_000)]));
 		let eve = free(EVE);
-		assert_ok!(Attribution::claim(RuntimeOrigin::signed(EVE), w.d0));
+		assert_ok!(claim(EVE, w.d0, 1));
 		System::assert_has_event(
-			Event::RewardClaimed { who: EVE, datanet: w.d0, amount: 225 }.into(),
+			Event::RewardClaimed { who: EVE, datanet: w.d0, version: 1, amount: 225 }.into(),
 		);
 		assert_eq!(free(EVE), eve + 225);
 		assert_eq!(pool(w.d0).balance, 75);
-		assert_eq!(
-			Checkpoints::<Test>::get(EVE, w.d0),
-			Some(Checkpoint { paid_per_weight: pool(w.d0).reward_per_weight, unclaimed: 0 })
-		);
+		assert_eq!(Checkpoints::<Test>::get((EVE, w.d0, 1)), Some(per_weight(300, 400)));
 		assert_eq!(pending(EVE), vec![]);
-		assert_noop!(Attribution::claim(RuntimeOrigin::signed(EVE), w.d0), Error::NothingToClaim);
-		assert_ok!(Attribution::claim(RuntimeOrigin::signed(FRED), w.d0));
+		assert_noop!(claim(EVE, w.d0, 1), Error::NothingToClaim);
+		assert_ok!(claim(FRED, w.d0, 1));
 		assert_eq!(pool(w.d0).balance, 0);
 	});
 }
@@ -521,66 +771,15 @@ fn claim_nothing_fails() {
 	build_and_execute(|| {
 		let w = world();
 		// Nothing settled yet.
-		assert_noop!(Attribution::claim(RuntimeOrigin::signed(EVE), w.d0), Error::NothingToClaim);
+		assert_noop!(claim(EVE, w.d0, 1), Error::NothingToClaim);
 		assert_ok!(settle(&[(w.adapter, 1_000)]));
-		// No weight in the datanet, or no such datanet.
-		assert_noop!(Attribution::claim(RuntimeOrigin::signed(GINA), w.d0), Error::NothingToClaim);
-		assert_noop!(Attribution::claim(RuntimeOrigin::signed(EVE), 42), Error::NothingToClaim);
-		assert_noop!(Attribution::claim(RuntimeOrigin::none(), w.d0), DispatchError::BadOrigin);
-	});
-}
-
-#[test]
-fn late_joiner_gets_no_earlier_rewards_works() {
-	build_and_execute(|| {
-		let w = world();
-		assert_ok!(settle(&[(w.adapter, 1_000)]));
-		// Gina joins after 300 entered the pool: as heavy as everyone before her together.
-		contribute(w.d0, GINA, 400);
-		assert_eq!(
-			Checkpoints::<Test>::get(GINA, w.d0),
-			Some(Checkpoint { paid_per_weight: pool(w.d0).reward_per_weight, unclaimed: 0 })
-		);
-		assert_eq!(pending(GINA), vec![]);
-		assert_noop!(Attribution::claim(RuntimeOrigin::signed(GINA), w.d0), Error::NothingToClaim);
-		// The earlier contributors' rewards are untouched by her joining.
-		assert_eq!(pending(EVE), vec![(w.d0, 225)]);
-		assert_eq!(pending(FRED), vec![(w.d0, 75)]);
-
-		// The next 300 is shared by weight 800: Gina 150, Eve 112.5, Fred 37.5 (rounded down).
-		assert_ok!(settle(&[(w.adapter, 1_000)]));
-		assert_eq!(pending(GINA), vec![(w.d0, 150)]);
-		assert_eq!(pending(EVE), vec![(w.d0, 337)]);
-		assert_eq!(pending(FRED), vec![(w.d0, 112)]);
-		for who in [EVE, FRED, GINA] {
-			assert_ok!(Attribution::claim(RuntimeOrigin::signed(who), w.d0));
-		}
-		// One unit of rounding stays in the pool.
-		assert_eq!(pool(w.d0).balance, 1);
-	});
-}
-
-#[test]
-fn weight_growth_keeps_earlier_rewards_works() {
-	build_and_execute(|| {
-		let w = world();
-		assert_ok!(settle(&[(w.adapter, 1_000)]));
-		// Eve doubles her weight: her 225 earned at 300 is checkpointed.
-		contribute(w.d0, EVE, 300);
-		let acc = pool(w.d0).reward_per_weight;
-		assert_eq!(
-			Checkpoints::<Test>::get(EVE, w.d0),
-			Some(Checkpoint { paid_per_weight: acc, unclaimed: 225 })
-		);
-		assert_eq!(pending(EVE), vec![(w.d0, 225)]);
-		// The next 300 is shared by weight 700: Eve 600/700 of it.
-		assert_ok!(settle(&[(w.adapter, 1_000)]));
-		assert_eq!(pending(EVE), vec![(w.d0, 225 + 257)]);
-		assert_eq!(pending(FRED), vec![(w.d0, 117)]);
-		assert_ok!(Attribution::claim(RuntimeOrigin::signed(EVE), w.d0));
-		System::assert_has_event(
-			Event::RewardClaimed { who: EVE, datanet: w.d0, amount: 482 }.into(),
-		);
+		// No weight in the version; not a version; a version not frozen; no such datanet.
+		assert_noop!(claim(GINA, w.d0, 1), Error::NothingToClaim);
+		assert_noop!(claim(EVE, w.d0, 0), Error::NothingToClaim);
+		assert_noop!(claim(EVE, w.d0, 2), Error::NothingToClaim);
+		assert_noop!(claim(EVE, w.d0, VersionId::MAX), Error::NothingToClaim);
+		assert_noop!(claim(EVE, 42, 1), Error::NothingToClaim);
+		assert_noop!(Attribution::claim(RuntimeOrigin::none(), w.d0, 1), DispatchError::BadOrigin);
 	});
 }
 
@@ -591,35 +790,36 @@ fn claims_after_several_settlements_works() {
 		let (eve, fred) = (free(EVE), free(FRED));
 		assert_ok!(settle(&[(w.adapter, 1_000)]));
 		assert_ok!(settle(&[(w.adapter, 2_000)]));
-		assert_ok!(Attribution::claim(RuntimeOrigin::signed(FRED), w.d0));
+		assert_ok!(claim(FRED, w.d0, 1));
 		assert_ok!(settle(&[(w.adapter, 3_000), (w.adapter, 4_000)]));
-		assert_ok!(Attribution::claim(RuntimeOrigin::signed(EVE), w.d0));
-		assert_ok!(Attribution::claim(RuntimeOrigin::signed(FRED), w.d0));
+		assert_ok!(claim(EVE, w.d0, 1));
+		assert_ok!(claim(FRED, w.d0, 1));
 		// 3,000 to the pool in all: Eve 3/4, Fred 1/4, claimed in one go and in two.
 		assert_eq!(free(EVE), eve + 2_250);
 		assert_eq!(free(FRED), fred + 750);
 		assert_eq!(pool(w.d0).balance, 0);
-		assert_noop!(Attribution::claim(RuntimeOrigin::signed(FRED), w.d0), Error::NothingToClaim);
+		assert_noop!(claim(FRED, w.d0, 1), Error::NothingToClaim);
 	});
 }
 
 #[test]
-fn claim_to_new_account_works() {
+fn claim_below_existential_deposit_works() {
 	build_and_execute(|| {
-		let w = world();
-		// Nobody (no balance) contributes 1 of 401: its reward must reach the existential
-		// deposit before it can be paid.
-		contribute(w.d0, NOBODY, 1);
-		assert_ok!(settle(&[(w.adapter, 4_000)]));
-		assert_eq!(pending(NOBODY), vec![(w.d0, 2)]);
-		assert_noop!(
-			Attribution::claim(RuntimeOrigin::signed(NOBODY), w.d0),
-			TokenError::BelowMinimum
-		);
-		assert_ok!(settle(&[(w.adapter, 20_000)]));
-		assert_eq!(pending(NOBODY), vec![(w.d0, 17)]);
-		assert_ok!(Attribution::claim(RuntimeOrigin::signed(NOBODY), w.d0));
-		assert_eq!(free(NOBODY), 17);
+		// Nobody holds just the existential deposit and its record's deposit, and contributes
+		// 1 of 401. A frozen record's deposit stays held, so a contributor's account always
+		// exists and a reward below the existential deposit can be paid.
+		Balances::set_balance(&NOBODY, ED + record_deposit(1));
+		let d = new_datanet(Open);
+		contribute(d, EVE, 300);
+		contribute(d, FRED, 100);
+		contribute(d, NOBODY, 1);
+		let v1 = freeze(d);
+		let adapter = new_adapter(CAROL, new_model(BOB), vec![(v1, Perbill::one())]);
+		assert_ok!(settle(&[(adapter, 4_000)]));
+		// 1,200 × 1 / 401 = 2.99.
+		assert_eq!(pending(NOBODY), vec![(d, 1, 2)]);
+		assert_ok!(claim(NOBODY, d, 1));
+		assert_eq!(free(NOBODY), ED + 2);
 	});
 }
 
@@ -649,7 +849,7 @@ fn claim_credits_of_several_roles_works() {
 	build_and_execute(|| {
 		let w = world();
 		// Bob authors an adapter on his own model and operates it.
-		let own = new_adapter(BOB, w.model, vec![(w.v0, Perbill::one())]);
+		let own = new_adapter(BOB, w.model, vec![(w.v1, Perbill::one())]);
 		assert_ok!(<Attribution as SettleFees<u64, u128>>::settle(&SOURCE, &BOB, &[(own, 1_000)]));
 		let pending = Attribution::pending_rewards(&BOB);
 		assert_eq!(
@@ -699,49 +899,75 @@ fn pending_rewards_works() {
 		let d1 = new_datanet(Open);
 		contribute(d1, EVE, 10);
 		contribute(d1, GINA, 30);
-		let v1 = freeze(d1);
+		let d1v1 = freeze(d1);
 		let adapter = new_adapter(
 			EVE,
 			w.model,
-			vec![(w.v0, Perbill::from_percent(50)), (v1, Perbill::from_percent(50))],
+			vec![(w.v1, Perbill::from_percent(50)), (d1v1, Perbill::from_percent(50))],
 		);
 		assert_ok!(settle(&[(adapter, 2_000)]));
-		// 600 to the datanets, 300 each: Eve 225 of d0 and 75 of d1; she is also the author.
+		// 600 to the versions, 300 each: Eve 225 of d0's and 75 of d1's; she is also the author.
 		assert_eq!(
 			Attribution::pending_rewards(&EVE),
 			PendingRewards {
-				datanets: vec![(w.d0, 225), (d1, 75)],
+				versions: vec![(w.d0, 1, 225), (d1, 1, 75)],
 				as_author: 800,
 				as_base_owner: 0,
 				as_operator: 0
 			}
 		);
-		// A datanet with nothing to claim is left out; the part not yet checkpointed counts.
-		assert_ok!(Attribution::claim(RuntimeOrigin::signed(EVE), d1));
-		assert_eq!(pending(EVE), vec![(w.d0, 225)]);
+		// A version with nothing to claim is left out.
+		assert_ok!(claim(EVE, d1, 1));
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 225)]);
+		// Eve freezes 40 more in d1's version 2 (80 through it), and a fee pays it.
 		contribute(d1, EVE, 40);
-		assert_ok!(settle(&[(adapter, 2_000)]));
-		// d1 weighs 80 now, Eve 50 of it: 300 × 50 / 80 = 187.5.
-		assert_eq!(pending(EVE), vec![(w.d0, 450), (d1, 187)]);
+		let d1v2 = freeze(d1);
+		let newer = new_adapter(
+			CAROL,
+			w.model,
+			vec![(w.v1, Perbill::from_percent(50)), (d1v2, Perbill::from_percent(50))],
+		);
+		assert_ok!(settle(&[(newer, 2_000)]));
+		// 300 per weight 80 in d1: Eve 10 × 3.75 in version 1 and 40 × 3.75 in version 2.
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 450), (d1, 1, 37), (d1, 2, 150)]);
+		assert_eq!(pending(GINA), vec![(d1, 1, 225 + 112)]);
 		assert_eq!(Attribution::pending_rewards(&NOBODY), PendingRewards::default());
 	});
 }
 
 #[test]
-fn on_weight_change_works() {
+fn pending_rewards_metered_works() {
 	build_and_execute(|| {
 		let w = world();
+		contribute(w.d0, EVE, 100);
+		freeze(w.d0);
 		assert_ok!(settle(&[(w.adapter, 1_000)]));
-		// Checkpointing at the current weight moves the earnings into `unclaimed` only.
-		<Attribution as OnContributorWeightChange<u64>>::on_weight_change(w.d0, &FRED, 100);
-		assert_eq!(
-			Checkpoints::<Test>::get(FRED, w.d0),
-			Some(Checkpoint { paid_per_weight: pool(w.d0).reward_per_weight, unclaimed: 75 })
-		);
-		assert_eq!(pending(FRED), vec![(w.d0, 75)]);
-		// A first weight in a datanet without a pool starts at zero.
-		<Attribution as OnContributorWeightChange<u64>>::on_weight_change(7, &GINA, 0);
-		assert_eq!(Checkpoints::<Test>::get(GINA, 7), Some(Checkpoint::default()));
+		// Two versions, three charges: one before each step of the walk.
+		let mut charges = 0;
+		let rewards = Attribution::pending_rewards_metered(&EVE, || {
+			charges += 1;
+			Ok::<(), ()>(())
+		});
+		assert_eq!(rewards.map(|r| r.versions), Ok(vec![(w.d0, 1, 225)]));
+		assert_eq!(charges, 3);
+		// A charge that fails stops the walk with its error.
+		let mut left = 2;
+		let stopped = Attribution::pending_rewards_metered(&EVE, || {
+			if left == 0 {
+				return Err("out of gas");
+			}
+			left -= 1;
+			Ok(())
+		});
+		assert_eq!(stopped, Err("out of gas"));
+		// No versions: one charge.
+		let mut charges = 0;
+		let none = Attribution::pending_rewards_metered(&NOBODY, || {
+			charges += 1;
+			Ok::<(), ()>(())
+		});
+		assert_eq!(none, Ok(PendingRewards::default()));
+		assert_eq!(charges, 1);
 	});
 }
 
@@ -759,23 +985,39 @@ fn do_try_state_broken_state_fails() {
 	new_test_ext().execute_with(|| {
 		let w = world();
 		assert_ok!(settle(&[(w.adapter, 1_000)]));
+		assert_ok!(claim(EVE, w.d0, 1));
 		assert_ok!(Attribution::do_try_state());
 
-		// A pool that promises more than it holds.
-		let honest = Checkpoints::<Test>::get(EVE, w.d0).expect("Eve contributed");
-		Checkpoints::<Test>::insert(EVE, w.d0, Checkpoint { unclaimed: 76, ..honest });
+		// A checkpoint behind the claim it records: the pool would pay Eve twice.
+		let honest = Checkpoints::<Test>::get((EVE, w.d0, 1)).expect("Eve claimed");
+		Checkpoints::<Test>::insert((EVE, w.d0, 1), 0);
 		assert!(Attribution::do_try_state().is_err());
-		Checkpoints::<Test>::insert(EVE, w.d0, honest);
+		Checkpoints::<Test>::insert((EVE, w.d0, 1), honest);
 		assert_ok!(Attribution::do_try_state());
 
-		// A checkpoint ahead of its pool.
-		Checkpoints::<Test>::insert(
-			EVE,
-			w.d0,
-			Checkpoint { paid_per_weight: u128::MAX, unclaimed: 0 },
-		);
+		// A checkpoint ahead of its version's reward.
+		Checkpoints::<Test>::insert((EVE, w.d0, 1), honest + 1);
 		assert!(Attribution::do_try_state().is_err());
-		Checkpoints::<Test>::insert(EVE, w.d0, honest);
+		Checkpoints::<Test>::insert((EVE, w.d0, 1), honest);
+
+		// A node that is not the sum the pool records, one above the frozen versions, one
+		// without a pool.
+		RewardIndex::<Test>::insert(w.d0, 1, honest + 1);
+		assert!(Attribution::do_try_state().is_err());
+		RewardIndex::<Test>::insert(w.d0, 1, honest);
+		RewardIndex::<Test>::insert(w.d0, 2, 1);
+		assert!(Attribution::do_try_state().is_err());
+		RewardIndex::<Test>::remove(w.d0, 2);
+		RewardIndex::<Test>::insert(7, 1, 1);
+		assert!(Attribution::do_try_state().is_err());
+		RewardIndex::<Test>::remove(7, 1);
+		assert_ok!(Attribution::do_try_state());
+
+		// A pool that holds less than its contributors may claim.
+		Pools::<Test>::mutate(w.d0, |pool| pool.balance -= 1);
+		assert!(Attribution::do_try_state().is_err());
+		Pools::<Test>::mutate(w.d0, |pool| pool.balance += 1);
+		assert_ok!(Attribution::do_try_state());
 
 		// A pot that does not cover what it owes.
 		Credits::<Test>::insert(EVE, Role::Author, 1);

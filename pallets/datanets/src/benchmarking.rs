@@ -6,6 +6,7 @@ use alloc::vec;
 use frame_benchmarking::v2::*;
 use frame_support::traits::fungible::{Inspect, Mutate};
 use frame_system::RawOrigin;
+use lineage_primitives::merkle::MAX_LEVELS;
 use polkadot_sdk::{frame_benchmarking, sp_runtime::Saturating};
 
 const SEED: u32 = 0;
@@ -14,13 +15,19 @@ fn assert_last_event<T: Config>(event: <T as Config>::RuntimeEvent) {
 	frame_system::Pallet::<T>::assert_last_event(event.into());
 }
 
-/// An account with enough balance for many datanet deposits.
-fn funded<T: Config>(name: &'static str, index: u32) -> T::AccountId {
-	let who = account(name, index, SEED);
+/// Fund `who` for many datanet deposits and many deposits of the largest record.
+fn fund<T: Config>(who: &T::AccountId) {
 	let amount = T::DatanetDeposit::get()
+		.saturating_add(Datanets::<T>::contribution_deposit(T::MaxRecordBytes::get()))
 		.saturating_add(T::Currency::minimum_balance())
 		.saturating_mul(100u32.into());
-	T::Currency::set_balance(&who, amount);
+	T::Currency::set_balance(who, amount);
+}
+
+/// A funded account.
+fn funded<T: Config>(name: &'static str, index: u32) -> T::AccountId {
+	let who = account(name, index, SEED);
+	fund::<T>(&who);
 	who
 }
 
@@ -60,30 +67,61 @@ fn add_curators<T: Config>(
 	Ok(account("curator", 0, SEED))
 }
 
-/// Submit `n` contributions (ids from `start`) with the longest URI and, in a curated datanet,
-/// accept them as `curator`, so that `n` hashes wait in the unversioned list.
-fn accept_many<T: Config>(
+/// Submit the largest record, with the longest URI, as `contributor`; returns its id.
+fn contribute_largest<T: Config>(
+	contributor: &T::AccountId,
 	datanet: DatanetId,
-	curator: &T::AccountId,
-	start: u32,
-	n: u32,
-) -> Result<(), BenchmarkError> {
-	let contributor: T::AccountId = account("contributor", 0, SEED);
-	let policy = crate::Datanets::<T>::get(datanet).ok_or("no datanet")?.policy;
-	for i in start..start.saturating_add(n) {
-		let id = Datanets::<T>::do_contribute(
-			contributor.clone(),
-			datanet,
-			leaf(i),
-			1_000,
-			1_000,
-			Some(longest(b'r')),
-		)?;
-		if policy == ContributionPolicy::Curated {
-			Datanets::<T>::do_accept_contribution(curator, datanet, id, None)?;
-		}
-	}
-	Ok(())
+	i: u32,
+	tokens: u32,
+) -> Result<ContributionId, BenchmarkError> {
+	Ok(Datanets::<T>::do_contribute(
+		contributor.clone(),
+		datanet,
+		leaf(i),
+		T::MaxRecordBytes::get(),
+		tokens,
+		Some(longest(b'r')),
+	)?)
+}
+
+/// Make the open version of `datanet` as deep as a datanet can make it: `2^k − 1` records with
+/// `k` full frontier levels, the largest `k` with `2^k < MaxContributionsPerDatanet`, so that
+/// the next push carries through every level (the longest carry) and the root combines `k`
+/// nodes. Written directly, in place of the open version's records (which are not stored):
+/// only the frontier's depth and the counters the calls check matter to the weight. Returns
+/// the number of records.
+fn deep_open_version<T: Config>(datanet: DatanetId) -> Result<u32, BenchmarkError> {
+	let room = T::MaxContributionsPerDatanet::get().saturating_sub(1);
+	let levels = 32u32
+		.saturating_sub(room.leading_zeros())
+		.saturating_sub(1)
+		.min(MAX_LEVELS.saturating_sub(1));
+	let leaves = if room == 0 { 0 } else { (1u32 << levels).saturating_sub(1) };
+	let nodes = (0..levels).map(|l| Some(H256::repeat_byte(l as u8))).collect::<vec::Vec<_>>();
+	let old = OpenVersions::<T>::get(datanet).records;
+	OpenVersions::<T>::insert(
+		datanet,
+		OpenVersion {
+			records: leaves,
+			weight: u128::from(leaves),
+			frontier: MerkleFrontier { leaves, nodes: BoundedVec::truncate_from(nodes) },
+		},
+	);
+	crate::Datanets::<T>::try_mutate(datanet, |info| -> Result<(), BenchmarkError> {
+		let info = info.as_mut().ok_or("no datanet")?;
+		info.accepted_count = info.accepted_count.saturating_sub(old).saturating_add(leaves);
+		info.live_count = info.live_count.saturating_sub(old).saturating_add(leaves);
+		Ok(())
+	})?;
+	Ok(leaves)
+}
+
+/// Whether the last push onto the open version of `datanet` carried through every level: all
+/// the pending nodes merged into one, at the top.
+fn carried_all_the_way<T: Config>(datanet: DatanetId) -> bool {
+	let frontier = OpenVersions::<T>::get(datanet).frontier;
+	frontier.nodes.iter().filter(|node| node.is_some()).count() == 1
+		&& frontier.nodes.last().is_some_and(Option::is_some)
 }
 
 #[benchmarks]
@@ -172,128 +210,153 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(RawOrigin::Signed(owner), datanet);
 
-		assert_last_event::<T>(
-			Event::DatanetClosed { datanet, released: T::DatanetDeposit::get() }.into(),
-		);
+		assert_last_event::<T>(Event::DatanetClosed { datanet }.into());
 		Ok(())
 	}
 
-	/// Worst case: an open datanet (the contribution is accepted at once) whose unversioned list
-	/// has room for one more hash, and the longest URI.
+	/// Worst case: an open datanet (the record is accepted at once) whose open version's
+	/// frontier needs the longest carry, the largest record with as many tokens as bytes, the
+	/// longest URI, and a contributor who already has weight in the open version.
 	#[benchmark]
 	fn contribute() -> Result<(), BenchmarkError> {
 		let owner = funded::<T>("owner", 0);
 		let datanet = new_datanet::<T>(&owner, ContributionPolicy::Open)?;
-		let queued = T::MaxContributionsPerVersion::get().saturating_sub(1);
-		accept_many::<T>(datanet, &owner, 0, queued)?;
 		let caller: T::AccountId = whitelisted_caller();
-		let content_hash = leaf(queued);
+		fund::<T>(&caller);
+		let size = T::MaxRecordBytes::get();
+		contribute_largest::<T>(&caller, datanet, 0, size)?;
+		// The frontier's depth replaces that record's leaf: the next push carries all the way.
+		deep_open_version::<T>(datanet)?;
+		let contribution =
+			crate::Datanets::<T>::get(datanet).ok_or("no datanet")?.contribution_count;
 
 		#[extrinsic_call]
-		_(
-			RawOrigin::Signed(caller.clone()),
-			datanet,
-			content_hash,
-			1_000,
-			1_000,
-			Some(longest(b'r')),
-		);
+		_(RawOrigin::Signed(caller.clone()), datanet, leaf(1), size, size, Some(longest(b'r')));
 
+		assert!(carried_all_the_way::<T>(datanet));
 		assert_last_event::<T>(
 			Event::ContributionAccepted {
 				datanet,
-				contribution: queued,
+				contribution,
 				contributor: caller,
 				quality: DEFAULT_QUALITY,
-				weight: Datanets::<T>::contribution_weight(1_000, DEFAULT_QUALITY),
+				tokens: size,
+				weight: Datanets::<T>::contribution_weight(size, DEFAULT_QUALITY),
+				version: 1,
 			}
 			.into(),
 		);
 		Ok(())
 	}
 
-	/// Worst case: a curator (not the owner) accepts into an unversioned list that has room for
-	/// one more hash.
+	/// Worst case: a curator (not the owner) accepts the largest record with the highest
+	/// quality and a token override, into an open version whose frontier needs the longest
+	/// carry.
 	#[benchmark]
 	fn accept_contribution() -> Result<(), BenchmarkError> {
 		let owner = funded::<T>("owner", 0);
 		let datanet = new_datanet::<T>(&owner, ContributionPolicy::Curated)?;
 		let curator = add_curators::<T>(&owner, datanet, T::MaxCurators::get())?;
-		let queued = T::MaxContributionsPerVersion::get().saturating_sub(1);
-		accept_many::<T>(datanet, &curator, 0, queued)?;
-		let contributor: T::AccountId = account("contributor", 1, SEED);
-		let contribution = Datanets::<T>::do_contribute(
-			contributor.clone(),
-			datanet,
-			leaf(queued),
-			1_000,
-			1_000,
-			Some(longest(b'r')),
-		)?;
+		let contributor = funded::<T>("contributor", 0);
+		let contribution = contribute_largest::<T>(&contributor, datanet, 0, 1)?;
+		deep_open_version::<T>(datanet)?;
 		let quality = T::MaxQuality::get();
+		let tokens = T::MaxRecordBytes::get();
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(curator), datanet, contribution, Some(quality));
+		_(RawOrigin::Signed(curator), datanet, contribution, Some(quality), Some(tokens));
 
+		assert!(carried_all_the_way::<T>(datanet));
 		assert_last_event::<T>(
 			Event::ContributionAccepted {
 				datanet,
 				contribution,
 				contributor,
 				quality,
-				weight: Datanets::<T>::contribution_weight(1_000, quality),
+				tokens,
+				weight: Datanets::<T>::contribution_weight(tokens, quality),
+				version: 1,
 			}
 			.into(),
 		);
 		Ok(())
 	}
 
-	/// Worst case: a curator (not the owner) rejects.
+	/// Worst case: a curator (not the owner) rejects the largest record; its deposit is slashed.
 	#[benchmark]
 	fn reject_contribution() -> Result<(), BenchmarkError> {
 		let owner = funded::<T>("owner", 0);
 		let datanet = new_datanet::<T>(&owner, ContributionPolicy::Curated)?;
 		let curator = add_curators::<T>(&owner, datanet, T::MaxCurators::get())?;
-		let contribution = Datanets::<T>::do_contribute(
-			account("contributor", 0, SEED),
-			datanet,
-			leaf(0),
-			1_000,
-			1_000,
-			Some(longest(b'r')),
-		)?;
+		let contributor = funded::<T>("contributor", 0);
+		let contribution = contribute_largest::<T>(&contributor, datanet, 0, 1)?;
+		let slashed = Datanets::<T>::contribution_deposit(T::MaxRecordBytes::get());
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(curator), datanet, contribution, u8::MAX);
 
 		assert_last_event::<T>(
-			Event::ContributionRejected { datanet, contribution, reason: u8::MAX }.into(),
+			Event::ContributionRejected {
+				datanet,
+				contribution,
+				contributor,
+				reason: u8::MAX,
+				slashed,
+			}
+			.into(),
 		);
 		Ok(())
 	}
 
-	/// `n`: the number of contributions accepted since the last version.
+	/// Worst case: a curator (not the owner) freezes an open version whose frontier has the
+	/// most levels a datanet can give it.
 	#[benchmark]
-	fn freeze_version(
-		n: Linear<1, { T::MaxContributionsPerVersion::get() }>,
-	) -> Result<(), BenchmarkError> {
+	fn freeze_version() -> Result<(), BenchmarkError> {
 		let owner = funded::<T>("owner", 0);
 		let datanet = new_datanet::<T>(&owner, ContributionPolicy::Open)?;
 		let curator = add_curators::<T>(&owner, datanet, T::MaxCurators::get())?;
-		accept_many::<T>(datanet, &curator, 0, n)?;
+		let records = deep_open_version::<T>(datanet)?;
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(curator), datanet);
 
 		let version = Datanets::<T>::version(datanet, 1).ok_or("not frozen")?;
-		assert_eq!(version.contributions, n);
+		assert_eq!(version.records, records);
 		assert_last_event::<T>(
 			Event::VersionFrozen {
 				datanet,
 				version: 1,
 				merkle_root: version.merkle_root,
-				contributions: n,
+				records,
+				weight: version.weight,
 				total_weight: version.total_weight,
+			}
+			.into(),
+		);
+		Ok(())
+	}
+
+	/// Worst case: an accepted but unfrozen record of a closed datanet (its weight is taken back
+	/// from the open version), the largest one.
+	#[benchmark]
+	fn withdraw_contribution() -> Result<(), BenchmarkError> {
+		let owner = funded::<T>("owner", 0);
+		let datanet = new_datanet::<T>(&owner, ContributionPolicy::Open)?;
+		let contributor = funded::<T>("contributor", 0);
+		let size = T::MaxRecordBytes::get();
+		let contribution = contribute_largest::<T>(&contributor, datanet, 0, size)?;
+		Datanets::<T>::do_close_datanet(&owner, datanet)?;
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(contributor.clone()), datanet, contribution);
+
+		assert!(!Contributions::<T>::contains_key(datanet, contribution));
+		assert_last_event::<T>(
+			Event::ContributionWithdrawn {
+				datanet,
+				contribution,
+				contributor,
+				released: Datanets::<T>::contribution_deposit(size),
 			}
 			.into(),
 		);

@@ -1,34 +1,49 @@
-//! The logic behind the calls, the helpers other pallets use, and the state invariants.
+//! The logic behind the calls, the helpers other pallets and clients use, and the state
+//! invariants.
 
 use super::*;
+use alloc::vec::Vec;
 use frame_support::{
 	ensure,
 	pallet_prelude::{DispatchError, DispatchResult},
-	traits::{fungible::MutateHold, tokens::Precision},
-};
-use polkadot_sdk::{
-	binary_merkle_tree,
-	sp_runtime::{
-		traits::{BlakeTwo256, Zero},
-		SaturatedConversion,
+	traits::{
+		fungible::{BalancedHold, MutateHold},
+		tokens::{imbalance::Imbalance, Precision},
+		DefensiveSaturating, OnUnbalanced,
 	},
 };
+use polkadot_sdk::sp_runtime::Saturating;
+
+/// What accepting a record will write, computed (and checked) before anything is written.
+struct Acceptance {
+	/// The open version with the record added.
+	open: OpenVersion,
+	/// The record's acceptance index.
+	index: u32,
+	/// The version it goes into (the open one).
+	version: VersionId,
+	/// Its weight.
+	weight: u128,
+	/// Its contributor's weight in `version` with it.
+	contributor_weight: u128,
+	/// The datanet's `accepted_count` with it.
+	accepted_count: u32,
+}
 
 impl<T: Config> Pallet<T> {
-	/// The weight of a contribution of `tokens` tokens accepted with `quality` percent:
+	/// The weight of a record of `tokens` tokens accepted with `quality` percent:
 	/// `tokens × quality / 100`, rounded down.
-	pub fn contribution_weight(tokens: u64, quality: u16) -> u128 {
-		u128::from(tokens).saturating_mul(u128::from(quality)).saturating_div(100)
+	pub fn contribution_weight(tokens: u32, quality: u16) -> u128 {
+		u128::from(tokens).saturating_mul(u128::from(quality)) / 100
 	}
 
-	/// The accepted weight of `who` in `datanet` (0 if none).
-	pub fn contributor_weight(datanet: DatanetId, who: &T::AccountId) -> u128 {
-		ContributorWeights::<T>::get(datanet, who)
-	}
-
-	/// The total accepted weight of `datanet` (0 if it does not exist).
-	pub fn total_weight(datanet: DatanetId) -> u128 {
-		Datanets::<T>::get(datanet).map(|info| info.total_weight).unwrap_or_default()
+	/// The deposit held for a record of `size_bytes` bytes:
+	/// `ContributionDepositBase + ContributionDepositPerByte × size_bytes` (saturating; the
+	/// integrity test checks that the largest record's deposit does not overflow).
+	pub fn contribution_deposit(size_bytes: u32) -> BalanceOf<T> {
+		T::ContributionDepositPerByte::get()
+			.saturating_mul(size_bytes.into())
+			.saturating_add(T::ContributionDepositBase::get())
 	}
 
 	/// The frozen `version` of `datanet`, if it exists.
@@ -36,14 +51,63 @@ impl<T: Config> Pallet<T> {
 		Versions::<T>::get(datanet, version)
 	}
 
-	/// The Merkle root of a list of content hashes, by the crate's Merkle rule.
+	/// The content hashes of the records of the frozen `version` of `datanet`, in acceptance
+	/// order: the list whose root is the version's `merkle_root` (empty if no such version).
+	///
+	/// Reads `2 × records` storage items: for clients, tests and benchmarks, not for calls.
+	pub fn version_records(datanet: DatanetId, version: VersionId) -> Vec<H256> {
+		let Some(info) = Versions::<T>::get(datanet, version) else { return Vec::new() };
+		(info.first_record..info.first_record.saturating_add(info.records))
+			.filter_map(|index| AcceptedOrder::<T>::get(datanet, index))
+			.filter_map(|id| Contributions::<T>::get(datanet, id))
+			.map(|record| record.content_hash)
+			.collect()
+	}
+
+	/// The Merkle root of a list of content hashes, by the crate's Merkle rule
+	/// ([`lineage_primitives::merkle::version_root`]).
 	pub fn merkle_root(hashes: &[H256]) -> H256 {
-		binary_merkle_tree::merkle_root::<BlakeTwo256, _>(hashes.iter())
+		lineage_primitives::merkle::version_root(hashes)
+	}
+
+	/// The frozen versions in which `who` has weight, ascending by datanet then version, each
+	/// weight read lazily. See [`DatanetWeights::contributor_versions`].
+	pub(crate) fn frozen_contributor_versions(
+		who: &T::AccountId,
+	) -> impl Iterator<Item = (DatanetId, VersionId, u128)> {
+		// The keys are hashed with `Twox64Concat`, so they come in no numeric order: sort them.
+		let mut keys: Vec<(DatanetId, VersionId)> =
+			ContributorWeights::<T>::iter_key_prefix((who,)).collect();
+		keys.sort_unstable();
+		let who = who.clone();
+		// The version count of the datanet last looked at (the keys are grouped by datanet).
+		let mut frozen: Option<(DatanetId, VersionId)> = None;
+		keys.into_iter()
+			.filter(move |(datanet, version)| {
+				let count = match frozen {
+					Some((d, count)) if d == *datanet => count,
+					_ => {
+						let count = <Self as DatanetWeights<T::AccountId>>::version_count(*datanet);
+						frozen = Some((*datanet, count));
+						count
+					},
+				};
+				*version <= count
+			})
+			.filter_map(move |(datanet, version)| {
+				ContributorWeights::<T>::get((&who, datanet, version))
+					.map(|w| (datanet, version, w))
+			})
 	}
 
 	/// The hold reason of datanet deposits.
-	fn hold_reason() -> T::RuntimeHoldReason {
+	fn datanet_reason() -> T::RuntimeHoldReason {
 		HoldReason::DatanetDeposit.into()
+	}
+
+	/// The hold reason of record deposits.
+	fn contribution_reason() -> T::RuntimeHoldReason {
+		HoldReason::ContributionDeposit.into()
 	}
 
 	/// Whether `who` may curate `datanet`: its owner or one of its curators.
@@ -59,6 +123,19 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
+	/// Whether `info` is active.
+	fn ensure_active(info: &DatanetInfo<T>) -> DispatchResult {
+		ensure!(info.status == DatanetStatus::Active, Error::<T>::DatanetClosed);
+		Ok(())
+	}
+
+	/// Whether `tokens` is a valid token count for a record of `size_bytes` bytes.
+	fn ensure_tokens(tokens: u32, size_bytes: u32) -> DispatchResult {
+		ensure!(tokens > 0, Error::<T>::ZeroTokens);
+		ensure!(tokens <= size_bytes, Error::<T>::TooManyTokens);
+		Ok(())
+	}
+
 	/// Create a datanet owned by `owner`; see [`Pallet::create_datanet`].
 	pub(crate) fn do_create_datanet(
 		owner: T::AccountId,
@@ -71,7 +148,7 @@ impl<T: Config> Pallet<T> {
 		let datanet = NextDatanetId::<T>::get();
 		let next = datanet.checked_add(1).ok_or(Error::<T>::Overflow)?;
 		let deposit = T::DatanetDeposit::get();
-		T::Currency::hold(&Self::hold_reason(), &owner, deposit)
+		T::Currency::hold(&Self::datanet_reason(), &owner, deposit)
 			.map_err(|_| Error::<T>::InsufficientBalance)?;
 		NextDatanetId::<T>::put(next);
 		Datanets::<T>::insert(
@@ -86,8 +163,10 @@ impl<T: Config> Pallet<T> {
 				deposit,
 				curator_count: 0,
 				contribution_count: 0,
+				live_count: 0,
 				accepted_count: 0,
-				total_weight: 0,
+				frozen_count: 0,
+				frozen_weight: 0,
 				version_count: 0,
 				created_at: frame_system::Pallet::<T>::block_number(),
 			},
@@ -105,7 +184,7 @@ impl<T: Config> Pallet<T> {
 		Datanets::<T>::try_mutate(datanet, |maybe_info| -> DispatchResult {
 			let info = maybe_info.as_mut().ok_or(Error::<T>::UnknownDatanet)?;
 			ensure!(info.owner == *owner, Error::<T>::NotOwner);
-			ensure!(info.status == DatanetStatus::Active, Error::<T>::DatanetClosed);
+			Self::ensure_active(info)?;
 			ensure!(!Curators::<T>::contains_key(datanet, &curator), Error::<T>::AlreadyCurator);
 			ensure!(info.curator_count < T::MaxCurators::get(), Error::<T>::TooManyCurators);
 			info.curator_count = info.curator_count.checked_add(1).ok_or(Error::<T>::Overflow)?;
@@ -126,7 +205,7 @@ impl<T: Config> Pallet<T> {
 			let info = maybe_info.as_mut().ok_or(Error::<T>::UnknownDatanet)?;
 			ensure!(info.owner == *owner, Error::<T>::NotOwner);
 			ensure!(Curators::<T>::contains_key(datanet, &curator), Error::<T>::UnknownCurator);
-			info.curator_count = info.curator_count.saturating_sub(1);
+			info.curator_count.defensive_saturating_dec();
 			Curators::<T>::remove(datanet, &curator);
 			Ok(())
 		})?;
@@ -144,9 +223,9 @@ impl<T: Config> Pallet<T> {
 		let old_owner = Datanets::<T>::try_mutate(datanet, |maybe_info| {
 			let info = maybe_info.as_mut().ok_or(Error::<T>::UnknownDatanet)?;
 			ensure!(info.owner == *owner, Error::<T>::NotOwner);
-			ensure!(info.status == DatanetStatus::Active, Error::<T>::DatanetClosed);
+			Self::ensure_active(info)?;
 			ensure!(info.owner != new_owner, Error::<T>::AlreadyOwner);
-			let reason = Self::hold_reason();
+			let reason = Self::datanet_reason();
 			T::Currency::hold(&reason, &new_owner, deposit)
 				.map_err(|_| Error::<T>::InsufficientBalance)?;
 			T::Currency::release(&reason, &info.owner, info.deposit, Precision::BestEffort)?;
@@ -157,80 +236,86 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Close a datanet and release its deposit; see [`Pallet::close_datanet`].
+	/// Close a datanet, keeping its deposit held; see [`Pallet::close_datanet`].
 	pub(crate) fn do_close_datanet(owner: &T::AccountId, datanet: DatanetId) -> DispatchResult {
-		let released = Datanets::<T>::try_mutate(datanet, |maybe_info| {
+		Datanets::<T>::try_mutate(datanet, |maybe_info| -> DispatchResult {
 			let info = maybe_info.as_mut().ok_or(Error::<T>::UnknownDatanet)?;
 			ensure!(info.owner == *owner, Error::<T>::NotOwner);
-			ensure!(info.status == DatanetStatus::Active, Error::<T>::DatanetClosed);
-			let released = T::Currency::release(
-				&Self::hold_reason(),
-				&info.owner,
-				info.deposit,
-				Precision::BestEffort,
-			)?;
-			info.deposit = Zero::zero();
+			Self::ensure_active(info)?;
 			info.status = DatanetStatus::Closed;
-			Ok::<_, DispatchError>(released)
+			Ok(())
 		})?;
-		Self::deposit_event(Event::DatanetClosed { datanet, released });
+		Self::deposit_event(Event::DatanetClosed { datanet });
 		Ok(())
 	}
 
-	/// Submit a contribution; see [`Pallet::contribute`]. Returns its id.
+	/// Submit a record; see [`Pallet::contribute`]. Returns its id.
 	pub(crate) fn do_contribute(
 		contributor: T::AccountId,
 		datanet: DatanetId,
 		content_hash: H256,
-		size_bytes: u64,
-		tokens: u64,
+		size_bytes: u32,
+		tokens: u32,
 		uri: Option<BoundedVec<u8, T::MaxUriLength>>,
 	) -> Result<ContributionId, DispatchError> {
 		ensure!(size_bytes > 0, Error::<T>::ZeroSize);
-		ensure!(tokens > 0, Error::<T>::ZeroTokens);
-		let (contribution, accepted) = Datanets::<T>::try_mutate(datanet, |maybe_info| {
-			let info = maybe_info.as_mut().ok_or(Error::<T>::UnknownDatanet)?;
-			ensure!(info.status == DatanetStatus::Active, Error::<T>::DatanetClosed);
-			ensure!(
-				!ContentIndex::<T>::contains_key(datanet, content_hash),
-				Error::<T>::DuplicateContent
-			);
-			let contribution = info.contribution_count;
-			ensure!(
-				contribution < T::MaxContributionsPerDatanet::get(),
-				Error::<T>::TooManyContributions
-			);
-			info.contribution_count = contribution.checked_add(1).ok_or(Error::<T>::Overflow)?;
-			let status = match info.policy {
-				ContributionPolicy::Open => {
-					let weight = Self::credit(
-						datanet,
-						info,
-						&contributor,
-						content_hash,
-						tokens,
-						DEFAULT_QUALITY,
-					)?;
-					ContributionStatus::Accepted { quality: DEFAULT_QUALITY, weight }
-				},
-				ContributionPolicy::Curated => ContributionStatus::Pending,
-			};
-			Contributions::<T>::insert(
+		ensure!(size_bytes <= T::MaxRecordBytes::get(), Error::<T>::RecordTooLarge);
+		Self::ensure_tokens(tokens, size_bytes)?;
+		let mut info = Datanets::<T>::get(datanet).ok_or(Error::<T>::UnknownDatanet)?;
+		Self::ensure_active(&info)?;
+		// Its open version could never be frozen: a record would lock its deposit for nothing.
+		ensure!(info.version_count < T::MaxVersionsPerDatanet::get(), Error::<T>::TooManyVersions);
+		ensure!(
+			!ContentIndex::<T>::contains_key(datanet, content_hash),
+			Error::<T>::DuplicateContent
+		);
+		ensure!(
+			info.live_count < T::MaxContributionsPerDatanet::get(),
+			Error::<T>::TooManyContributions
+		);
+		let contribution = info.contribution_count;
+		info.contribution_count = contribution.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		info.live_count = info.live_count.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		let acceptance = match info.policy {
+			ContributionPolicy::Open => Some(Self::prepare_acceptance(
 				datanet,
-				contribution,
-				ContributionInfo {
-					contributor: contributor.clone(),
-					content_hash,
-					size_bytes,
-					tokens,
-					uri,
-					status,
-					submitted_at: frame_system::Pallet::<T>::block_number(),
-				},
-			);
-			ContentIndex::<T>::insert(datanet, content_hash, contribution);
-			Ok::<_, DispatchError>((contribution, status))
-		})?;
+				&info,
+				&contributor,
+				content_hash,
+				tokens,
+				DEFAULT_QUALITY,
+			)?),
+			ContributionPolicy::Curated => None,
+		};
+		let deposit = Self::contribution_deposit(size_bytes);
+		T::Currency::hold(&Self::contribution_reason(), &contributor, deposit)
+			.map_err(|_| Error::<T>::InsufficientBalance)?;
+
+		let status = match &acceptance {
+			Some(a) => ContributionStatus::Accepted {
+				quality: DEFAULT_QUALITY,
+				tokens,
+				weight: a.weight,
+				index: a.index,
+				version: a.version,
+			},
+			None => ContributionStatus::Pending,
+		};
+		Contributions::<T>::insert(
+			datanet,
+			contribution,
+			ContributionInfo {
+				contributor: contributor.clone(),
+				content_hash,
+				size_bytes,
+				tokens,
+				uri,
+				status,
+				deposit,
+				submitted_at: frame_system::Pallet::<T>::block_number(),
+			},
+		);
+		ContentIndex::<T>::insert(datanet, content_hash, contribution);
 		Self::deposit_event(Event::ContributionSubmitted {
 			datanet,
 			contribution,
@@ -238,227 +323,433 @@ impl<T: Config> Pallet<T> {
 			content_hash,
 			size_bytes,
 			tokens,
+			deposit,
 		});
-		if let ContributionStatus::Accepted { quality, weight } = accepted {
-			Self::deposit_event(Event::ContributionAccepted {
+		if let Some(acceptance) = acceptance {
+			Self::apply_acceptance(
 				datanet,
+				&mut info,
 				contribution,
 				contributor,
-				quality,
-				weight,
-			});
+				DEFAULT_QUALITY,
+				tokens,
+				acceptance,
+			);
 		}
+		Datanets::<T>::insert(datanet, info);
 		Ok(contribution)
 	}
 
-	/// Accept a pending contribution; see [`Pallet::accept_contribution`].
+	/// Accept a pending record; see [`Pallet::accept_contribution`].
 	pub(crate) fn do_accept_contribution(
 		who: &T::AccountId,
 		datanet: DatanetId,
 		contribution: ContributionId,
 		quality: Option<u16>,
+		tokens: Option<u32>,
 	) -> DispatchResult {
 		let quality = quality.unwrap_or(DEFAULT_QUALITY);
 		ensure!(
 			T::MinQuality::get() <= quality && quality <= T::MaxQuality::get(),
 			Error::<T>::QualityOutOfBounds
 		);
-		let (contributor, weight) = Datanets::<T>::try_mutate(datanet, |maybe_info| {
-			let info = maybe_info.as_mut().ok_or(Error::<T>::UnknownDatanet)?;
-			Self::ensure_curator(info, datanet, who)?;
-			ensure!(info.status == DatanetStatus::Active, Error::<T>::DatanetClosed);
-			Contributions::<T>::try_mutate(datanet, contribution, |maybe_contribution| {
-				let record = maybe_contribution.as_mut().ok_or(Error::<T>::UnknownContribution)?;
-				ensure!(record.status == ContributionStatus::Pending, Error::<T>::NotPending);
-				let weight = Self::credit(
-					datanet,
-					info,
-					&record.contributor,
-					record.content_hash,
-					record.tokens,
-					quality,
-				)?;
-				record.status = ContributionStatus::Accepted { quality, weight };
-				Ok::<_, DispatchError>((record.contributor.clone(), weight))
-			})
-		})?;
-		Self::deposit_event(Event::ContributionAccepted {
+		let mut info = Datanets::<T>::get(datanet).ok_or(Error::<T>::UnknownDatanet)?;
+		Self::ensure_curator(&info, datanet, who)?;
+		Self::ensure_active(&info)?;
+		ensure!(info.version_count < T::MaxVersionsPerDatanet::get(), Error::<T>::TooManyVersions);
+		let mut record = Contributions::<T>::get(datanet, contribution)
+			.ok_or(Error::<T>::UnknownContribution)?;
+		ensure!(record.status == ContributionStatus::Pending, Error::<T>::NotPending);
+		let tokens = tokens.unwrap_or(record.tokens);
+		Self::ensure_tokens(tokens, record.size_bytes)?;
+		let acceptance = Self::prepare_acceptance(
 			datanet,
+			&info,
+			&record.contributor,
+			record.content_hash,
+			tokens,
+			quality,
+		)?;
+		record.status = ContributionStatus::Accepted {
+			quality,
+			tokens,
+			weight: acceptance.weight,
+			index: acceptance.index,
+			version: acceptance.version,
+		};
+		let contributor = record.contributor.clone();
+		Contributions::<T>::insert(datanet, contribution, record);
+		Self::apply_acceptance(
+			datanet,
+			&mut info,
 			contribution,
 			contributor,
 			quality,
-			weight,
-		});
+			tokens,
+			acceptance,
+		);
+		Datanets::<T>::insert(datanet, info);
 		Ok(())
 	}
 
-	/// Reject a pending contribution; see [`Pallet::reject_contribution`].
+	/// Reject a pending record and slash its deposit; see [`Pallet::reject_contribution`].
 	pub(crate) fn do_reject_contribution(
 		who: &T::AccountId,
 		datanet: DatanetId,
 		contribution: ContributionId,
 		reason: u8,
 	) -> DispatchResult {
-		let info = Datanets::<T>::get(datanet).ok_or(Error::<T>::UnknownDatanet)?;
+		let mut info = Datanets::<T>::get(datanet).ok_or(Error::<T>::UnknownDatanet)?;
 		Self::ensure_curator(&info, datanet, who)?;
-		ensure!(info.status == DatanetStatus::Active, Error::<T>::DatanetClosed);
-		Contributions::<T>::try_mutate(datanet, contribution, |maybe_contribution| {
-			let record = maybe_contribution.as_mut().ok_or(Error::<T>::UnknownContribution)?;
-			ensure!(record.status == ContributionStatus::Pending, Error::<T>::NotPending);
-			record.status = ContributionStatus::Rejected { reason };
-			Ok::<_, DispatchError>(())
-		})?;
-		Self::deposit_event(Event::ContributionRejected { datanet, contribution, reason });
+		Self::ensure_active(&info)?;
+		let record = Contributions::<T>::get(datanet, contribution)
+			.ok_or(Error::<T>::UnknownContribution)?;
+		ensure!(record.status == ContributionStatus::Pending, Error::<T>::NotPending);
+		let (credit, _missing) = <T::Currency as BalancedHold<T::AccountId>>::slash(
+			&Self::contribution_reason(),
+			&record.contributor,
+			record.deposit,
+		);
+		let slashed = credit.peek();
+		T::Slashed::on_unbalanced(credit);
+		Contributions::<T>::remove(datanet, contribution);
+		ContentIndex::<T>::remove(datanet, record.content_hash);
+		info.live_count.defensive_saturating_dec();
+		Datanets::<T>::insert(datanet, info);
+		Self::deposit_event(Event::ContributionRejected {
+			datanet,
+			contribution,
+			contributor: record.contributor,
+			reason,
+			slashed,
+		});
 		Ok(())
 	}
 
-	/// Freeze the next version; see [`Pallet::freeze_version`]. Returns the number of
-	/// contributions frozen.
-	pub(crate) fn do_freeze_version(
-		who: &T::AccountId,
-		datanet: DatanetId,
-	) -> Result<u32, DispatchError> {
-		let (version, info) = Datanets::<T>::try_mutate(datanet, |maybe_info| {
-			let info = maybe_info.as_mut().ok_or(Error::<T>::UnknownDatanet)?;
-			Self::ensure_curator(info, datanet, who)?;
-			ensure!(info.status == DatanetStatus::Active, Error::<T>::DatanetClosed);
-			let hashes = Unversioned::<T>::get(datanet);
-			ensure!(!hashes.is_empty(), Error::<T>::NothingToFreeze);
-			ensure!(
-				info.version_count < T::MaxVersionsPerDatanet::get(),
-				Error::<T>::TooManyVersions
-			);
-			let version = info.version_count.checked_add(1).ok_or(Error::<T>::Overflow)?;
-			let record = VersionInfo {
-				merkle_root: Self::merkle_root(&hashes),
-				contributions: hashes.len().saturated_into(),
-				total_contributions: info.accepted_count,
-				total_weight: info.total_weight,
-				frozen_at: frame_system::Pallet::<T>::block_number(),
-			};
-			Versions::<T>::insert(datanet, version, record);
-			Unversioned::<T>::remove(datanet);
-			info.version_count = version;
-			Ok::<_, DispatchError>((version, record))
-		})?;
+	/// Freeze the open version; see [`Pallet::freeze_version`].
+	pub(crate) fn do_freeze_version(who: &T::AccountId, datanet: DatanetId) -> DispatchResult {
+		let mut info = Datanets::<T>::get(datanet).ok_or(Error::<T>::UnknownDatanet)?;
+		Self::ensure_curator(&info, datanet, who)?;
+		Self::ensure_active(&info)?;
+		ensure!(info.version_count < T::MaxVersionsPerDatanet::get(), Error::<T>::TooManyVersions);
+		let open = OpenVersions::<T>::get(datanet);
+		ensure!(open.records > 0, Error::<T>::NothingToFreeze);
+		let version = info.version_count.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		let total_weight =
+			info.frozen_weight.checked_add(open.weight).ok_or(Error::<T>::Overflow)?;
+		let frozen_count =
+			info.frozen_count.checked_add(open.records).ok_or(Error::<T>::Overflow)?;
+		let record = VersionInfo {
+			merkle_root: open.frontier.root(),
+			records: open.records,
+			// In an active datanet the records of versions `1..version` are exactly the first
+			// `frozen_count` accepted ones.
+			first_record: info.frozen_count,
+			weight: open.weight,
+			total_weight,
+			frozen_at: frame_system::Pallet::<T>::block_number(),
+		};
+		Versions::<T>::insert(datanet, version, record);
+		OpenVersions::<T>::remove(datanet);
+		info.version_count = version;
+		info.frozen_count = frozen_count;
+		info.frozen_weight = total_weight;
+		Datanets::<T>::insert(datanet, info);
 		Self::deposit_event(Event::VersionFrozen {
 			datanet,
 			version,
-			merkle_root: info.merkle_root,
-			contributions: info.contributions,
-			total_weight: info.total_weight,
+			merkle_root: record.merkle_root,
+			records: record.records,
+			weight: record.weight,
+			total_weight,
 		});
-		Ok(info.contributions)
+		Ok(())
 	}
 
-	/// Accept `content_hash` into `datanet` (whose record is `info`) with `quality`: credit
-	/// the weight of `tokens` to `contributor` and the datanet and queue the hash for the next
-	/// version. Checks everything before writing. Returns the weight credited.
-	fn credit(
+	/// Withdraw a record and release its deposit; see [`Pallet::withdraw_contribution`].
+	pub(crate) fn do_withdraw_contribution(
+		who: &T::AccountId,
 		datanet: DatanetId,
-		info: &mut DatanetInfo<T>,
+		contribution: ContributionId,
+	) -> DispatchResult {
+		let mut info = Datanets::<T>::get(datanet).ok_or(Error::<T>::UnknownDatanet)?;
+		let record = Contributions::<T>::get(datanet, contribution)
+			.ok_or(Error::<T>::UnknownContribution)?;
+		ensure!(record.contributor == *who, Error::<T>::NotContributor);
+		if let ContributionStatus::Accepted { weight, index, version, .. } = record.status {
+			// Only the open version of a closed datanet gives records back: it is never frozen.
+			ensure!(
+				info.status == DatanetStatus::Closed && version > info.version_count,
+				Error::<T>::NotWithdrawable
+			);
+			// The frontier keeps the record's leaf: a closed datanet's open version is never
+			// frozen, so its frontier is never used again.
+			OpenVersions::<T>::mutate(datanet, |open| {
+				open.records.defensive_saturating_dec();
+				open.weight.defensive_saturating_reduce(weight);
+			});
+			ContributorWeights::<T>::mutate_exists((who, datanet, version), |entry| {
+				let left = entry.unwrap_or_default().defensive_saturating_sub(weight);
+				*entry = (left > 0).then_some(left);
+			});
+			AcceptedOrder::<T>::remove(datanet, index);
+			info.accepted_count.defensive_saturating_dec();
+		}
+		let released = T::Currency::release(
+			&Self::contribution_reason(),
+			who,
+			record.deposit,
+			Precision::BestEffort,
+		)?;
+		Contributions::<T>::remove(datanet, contribution);
+		ContentIndex::<T>::remove(datanet, record.content_hash);
+		info.live_count.defensive_saturating_dec();
+		Datanets::<T>::insert(datanet, info);
+		Self::deposit_event(Event::ContributionWithdrawn {
+			datanet,
+			contribution,
+			contributor: record.contributor,
+			released,
+		});
+		Ok(())
+	}
+
+	/// What accepting `content_hash` of `contributor` into the open version of `datanet`
+	/// (whose record is `info`) with `tokens` and `quality` will write. Checks every bound and
+	/// overflow, writes nothing.
+	fn prepare_acceptance(
+		datanet: DatanetId,
+		info: &DatanetInfo<T>,
 		contributor: &T::AccountId,
 		content_hash: H256,
-		tokens: u64,
+		tokens: u32,
 		quality: u16,
-	) -> Result<u128, DispatchError> {
+	) -> Result<Acceptance, DispatchError> {
 		let weight = Self::contribution_weight(tokens, quality);
-		let old_weight = ContributorWeights::<T>::get(datanet, contributor);
-		let contributor_weight = old_weight.checked_add(weight).ok_or(Error::<T>::Overflow)?;
-		let total_weight = info.total_weight.checked_add(weight).ok_or(Error::<T>::Overflow)?;
-		let accepted_count = info.accepted_count.checked_add(1).ok_or(Error::<T>::Overflow)?;
-		Unversioned::<T>::try_append(datanet, content_hash).map_err(|_| Error::<T>::VersionFull)?;
-		T::OnWeightChange::on_weight_change(datanet, contributor, old_weight);
-		ContributorWeights::<T>::insert(datanet, contributor, contributor_weight);
-		info.total_weight = total_weight;
-		info.accepted_count = accepted_count;
-		Ok(weight)
+		let version = info.version_count.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		// In an active datanet no accepted record was ever removed: the count is the next index.
+		let index = info.accepted_count;
+		let accepted_count = index.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		let mut open = OpenVersions::<T>::get(datanet);
+		open.records = open.records.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		open.weight = open.weight.checked_add(weight).ok_or(Error::<T>::Overflow)?;
+		// Freezing adds the open version's weight to the frozen weight: it must fit.
+		info.frozen_weight.checked_add(open.weight).ok_or(Error::<T>::Overflow)?;
+		open.frontier.push(&content_hash).map_err(|_| Error::<T>::VersionFull)?;
+		let contributor_weight = ContributorWeights::<T>::get((contributor, datanet, version))
+			.unwrap_or_default()
+			.checked_add(weight)
+			.ok_or(Error::<T>::Overflow)?;
+		Ok(Acceptance { open, index, version, weight, contributor_weight, accepted_count })
 	}
 
-	/// The invariants between the pallet's storage items (and the held deposits):
+	/// Write `acceptance` of record `contribution` (of `contributor`, accepted with `quality`
+	/// and `tokens`) into `datanet`, whose record `info` the caller stores, and emit
+	/// [`Event::ContributionAccepted`]. The record's own status is the caller's to write.
+	fn apply_acceptance(
+		datanet: DatanetId,
+		info: &mut DatanetInfo<T>,
+		contribution: ContributionId,
+		contributor: T::AccountId,
+		quality: u16,
+		tokens: u32,
+		acceptance: Acceptance,
+	) {
+		let Acceptance { open, index, version, weight, contributor_weight, accepted_count } =
+			acceptance;
+		OpenVersions::<T>::insert(datanet, open);
+		AcceptedOrder::<T>::insert(datanet, index, contribution);
+		if contributor_weight > 0 {
+			ContributorWeights::<T>::insert((&contributor, datanet, version), contributor_weight);
+		}
+		info.accepted_count = accepted_count;
+		Self::deposit_event(Event::ContributionAccepted {
+			datanet,
+			contribution,
+			contributor,
+			quality,
+			tokens,
+			weight,
+			version,
+		});
+	}
+
+	/// The invariants between the pallet's storage items (and the held deposits). For each
+	/// datanet `d`:
 	///
-	/// - every datanet id is below [`NextDatanetId`]; no item refers to an unknown datanet;
+	/// - `d` is below [`NextDatanetId`]; no item refers to an unknown datanet;
 	/// - `curator_count` is the number of [`Curators`] entries, at most `MaxCurators`;
-	/// - `contribution_count` is the number of [`Contributions`], all with ids below it, and
-	///   [`ContentIndex`] maps each one's content hash back to it and has no other entry;
-	/// - `accepted_count` is the number of accepted contributions; the sum of their weights, and
-	///   the sum of [`ContributorWeights`], are both `total_weight`;
-	/// - [`Unversioned`] holds at most `accepted_count` hashes, and the latest version's
-	///   `total_contributions` plus the unversioned length is `accepted_count`;
-	/// - versions are exactly `1..=version_count`;
-	/// - an active datanet's deposit is held from its owner (for each account, the held amount
-	///   is the sum of the deposits of the active datanets it owns); a closed one has none.
+	/// - `live_count` is the number of stored [`Contributions`], all with ids below
+	///   `contribution_count`, with `1 ≤ tokens ≤ size_bytes`; [`ContentIndex`] maps each one's
+	///   content hash back to it and has no other entry;
+	/// - `accepted_count` is the number of accepted records; [`AcceptedOrder`] has exactly one
+	///   entry per accepted record, at the record's acceptance index, which is below the number
+	///   ever accepted (`frozen_count` plus the open frontier's leaves); each record's weight is
+	///   `tokens × quality / 100` and its version at most `version_count + 1`; a frozen record's
+	///   index lies in its version's range;
+	/// - versions are exactly `1..=version_count`, their ranges follow each other from 0,
+	///   `frozen_count` is the sum of their records, `frozen_weight` of their weights, and each
+	///   `total_weight` is the running sum (so the latest is `frozen_weight`);
+	/// - each version's records are its accepted records, and its weight their sum; the open
+	///   version (`version_count + 1`) likewise in [`OpenVersions`]; `accepted_count` is
+	///   `frozen_count` plus the open version's records; in an active datanet the frontier has
+	///   exactly the open version's records as leaves (in a closed one at least as many);
+	/// - [`ContributorWeights`] has exactly one entry, non-zero, per (contributor, datanet,
+	///   version) with accepted weight, equal to the sum of that contributor's records' weights
+	///   there;
+	/// - each account holds, as [`HoldReason::DatanetDeposit`], the sum of the deposits of the
+	///   datanets it owns, and as [`HoldReason::ContributionDeposit`] the sum of the deposits of
+	///   its stored records.
 	#[cfg(any(feature = "try-runtime", test))]
 	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
 		use alloc::collections::btree_map::BTreeMap;
 		use frame_support::traits::fungible::InspectHold;
-		use polkadot_sdk::sp_runtime::Saturating;
+		use polkadot_sdk::sp_runtime::SaturatedConversion;
 
 		let next = NextDatanetId::<T>::get();
-		let mut held: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		let mut datanet_held: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		let mut record_held: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		// (who, datanet, version) → the weight of who's records there.
+		let mut weights: BTreeMap<(T::AccountId, DatanetId, VersionId), u128> = BTreeMap::new();
 		for (datanet, info) in Datanets::<T>::iter() {
 			ensure!(datanet < next, "datanet id at or above NextDatanetId");
+			datanet_held.entry(info.owner.clone()).or_default().saturating_accrue(info.deposit);
 
 			let curators: u32 = Curators::<T>::iter_prefix(datanet).count().saturated_into();
 			ensure!(curators == info.curator_count, "curator_count does not match Curators");
 			ensure!(info.curator_count <= T::MaxCurators::get(), "too many curators");
 
-			let mut contributions = 0u32;
+			// Versions, and the open one after them: per version, (records, weight).
+			let versions: u32 = Versions::<T>::iter_prefix(datanet).count().saturated_into();
+			ensure!(versions == info.version_count, "version_count does not match Versions");
+			let open_version = info.version_count.saturating_add(1);
+			let open = OpenVersions::<T>::get(datanet);
+			let accepted_ever = info.frozen_count.saturating_add(open.frontier.leaves);
+			let mut per_version: BTreeMap<VersionId, (u32, u128)> = BTreeMap::new();
+
+			let mut live = 0u32;
 			let mut accepted = 0u32;
-			let mut weight = 0u128;
 			for (id, record) in Contributions::<T>::iter_prefix(datanet) {
+				live.saturating_inc();
 				ensure!(id < info.contribution_count, "contribution id at or above the count");
 				ensure!(
 					ContentIndex::<T>::get(datanet, record.content_hash) == Some(id),
-					"ContentIndex does not point back to the contribution"
+					"ContentIndex does not point back to the record"
 				);
-				if let ContributionStatus::Accepted { weight: w, .. } = record.status {
-					accepted.saturating_inc();
-					weight.saturating_accrue(w);
+				ensure!(
+					0 < record.tokens && record.tokens <= record.size_bytes,
+					"declared tokens outside 1..=size_bytes"
+				);
+				record_held
+					.entry(record.contributor.clone())
+					.or_default()
+					.saturating_accrue(record.deposit);
+				let ContributionStatus::Accepted { quality, tokens, weight, index, version } =
+					record.status
+				else {
+					continue;
+				};
+				accepted.saturating_inc();
+				ensure!(
+					0 < tokens && tokens <= record.size_bytes,
+					"established tokens outside 1..=size_bytes"
+				);
+				ensure!(
+					weight == Self::contribution_weight(tokens, quality),
+					"weight is not tokens × quality / 100"
+				);
+				ensure!(index < accepted_ever, "acceptance index at or above the accepted ever");
+				ensure!(
+					AcceptedOrder::<T>::get(datanet, index) == Some(id),
+					"AcceptedOrder does not point back to the record"
+				);
+				ensure!(0 < version && version <= open_version, "record in no possible version");
+				if let Some(v) = Versions::<T>::get(datanet, version) {
+					ensure!(
+						v.first_record <= index && index < v.first_record.saturating_add(v.records),
+						"frozen record outside its version's range"
+					);
+				} else {
+					ensure!(index >= info.frozen_count, "open record among the frozen indices");
 				}
-				contributions.saturating_inc();
+				let entry = per_version.entry(version).or_default();
+				entry.0.saturating_inc();
+				entry.1.saturating_accrue(weight);
+				weights
+					.entry((record.contributor, datanet, version))
+					.or_default()
+					.saturating_accrue(weight);
 			}
+			ensure!(live == info.live_count, "live_count does not match Contributions");
 			ensure!(
-				contributions == info.contribution_count,
-				"contribution_count does not match Contributions"
+				info.live_count <= T::MaxContributionsPerDatanet::get(),
+				"more records than MaxContributionsPerDatanet"
 			);
 			let indexed: u32 = ContentIndex::<T>::iter_prefix(datanet).count().saturated_into();
-			ensure!(indexed == contributions, "ContentIndex has entries without contributions");
+			ensure!(indexed == live, "ContentIndex has entries without records");
 			ensure!(accepted == info.accepted_count, "accepted_count does not match Contributions");
-			ensure!(weight == info.total_weight, "accepted weights do not sum to total_weight");
-			let credited = ContributorWeights::<T>::iter_prefix_values(datanet)
-				.fold(0u128, |sum, w| sum.saturating_add(w));
-			ensure!(credited == info.total_weight, "ContributorWeights do not sum to total_weight");
+			let ordered: u32 = AcceptedOrder::<T>::iter_prefix(datanet).count().saturated_into();
+			ensure!(ordered == accepted, "AcceptedOrder has entries without accepted records");
 
-			let unversioned: u32 =
-				Unversioned::<T>::decode_len(datanet).unwrap_or_default().saturated_into();
-			ensure!(unversioned <= info.accepted_count, "more unversioned than accepted");
-			let versions: u32 = Versions::<T>::iter_prefix(datanet).count().saturated_into();
-			ensure!(versions == info.version_count, "version_count does not match Versions");
-			for version in 1..=info.version_count {
-				ensure!(Versions::<T>::contains_key(datanet, version), "a version is missing");
+			let (mut records, mut weight) = (0u32, 0u128);
+			for number in 1..=info.version_count {
+				let v = Versions::<T>::get(datanet, number).ok_or("a version is missing")?;
+				ensure!(v.first_record == records, "version ranges do not follow each other");
+				ensure!(v.records > 0, "an empty version");
+				records.saturating_accrue(v.records);
+				weight.saturating_accrue(v.weight);
+				ensure!(v.total_weight == weight, "total_weight is not the running sum");
+				ensure!(
+					per_version.get(&number).copied().unwrap_or_default() == (v.records, v.weight),
+					"a version's records or weight do not match its accepted records"
+				);
 			}
-			let frozen = Versions::<T>::get(datanet, info.version_count)
-				.map(|v| v.total_contributions)
-				.unwrap_or_default();
+			ensure!(records == info.frozen_count, "frozen_count is not the sum of the versions");
+			ensure!(weight == info.frozen_weight, "frozen_weight is not the sum of the versions");
 			ensure!(
-				frozen.saturating_add(unversioned) == info.accepted_count,
-				"frozen plus unversioned is not accepted_count"
+				per_version.get(&open_version).copied().unwrap_or_default()
+					== (open.records, open.weight),
+				"the open version's records or weight do not match its accepted records"
 			);
-
+			ensure!(
+				info.frozen_count.saturating_add(open.records) == info.accepted_count,
+				"frozen plus open records is not accepted_count"
+			);
 			match info.status {
-				DatanetStatus::Active => {
-					held.entry(info.owner.clone()).or_default().saturating_accrue(info.deposit)
-				},
-				DatanetStatus::Closed => {
-					ensure!(info.deposit.is_zero(), "a closed datanet keeps a deposit")
-				},
+				DatanetStatus::Active => ensure!(
+					open.frontier.leaves == open.records,
+					"the open frontier's leaves are not the open records"
+				),
+				DatanetStatus::Closed => ensure!(
+					open.frontier.leaves >= open.records,
+					"the open frontier has fewer leaves than open records"
+				),
 			}
 		}
-		for (owner, deposits) in held {
+
+		let mut entries = 0usize;
+		for ((who, datanet, version), weight) in ContributorWeights::<T>::iter() {
+			entries.saturating_inc();
+			ensure!(weight > 0, "a zero ContributorWeights entry");
 			ensure!(
-				T::Currency::balance_on_hold(&Self::hold_reason(), &owner) == deposits,
-				"held deposits do not match the active datanets' deposits"
+				weights.get(&(who, datanet, version)) == Some(&weight),
+				"ContributorWeights does not match the accepted records"
+			);
+		}
+		let credited = weights.values().filter(|w| **w > 0).count();
+		ensure!(entries == credited, "accepted weight missing from ContributorWeights");
+
+		for (owner, deposits) in datanet_held {
+			ensure!(
+				T::Currency::balance_on_hold(&Self::datanet_reason(), &owner) == deposits,
+				"held datanet deposits do not match the owned datanets' deposits"
+			);
+		}
+		for (contributor, deposits) in record_held {
+			ensure!(
+				T::Currency::balance_on_hold(&Self::contribution_reason(), &contributor)
+					== deposits,
+				"held record deposits do not match the stored records' deposits"
 			);
 		}
 
@@ -466,13 +757,16 @@ impl<T: Config> Pallet<T> {
 			ensure!(Datanets::<T>::contains_key(datanet), "curator of an unknown datanet");
 		}
 		for (datanet, _) in Contributions::<T>::iter_keys() {
-			ensure!(Datanets::<T>::contains_key(datanet), "contribution to an unknown datanet");
+			ensure!(Datanets::<T>::contains_key(datanet), "record of an unknown datanet");
 		}
-		for (datanet, _) in ContributorWeights::<T>::iter_keys() {
-			ensure!(Datanets::<T>::contains_key(datanet), "weight in an unknown datanet");
+		for (datanet, _) in ContentIndex::<T>::iter_keys() {
+			ensure!(Datanets::<T>::contains_key(datanet), "content index of an unknown datanet");
 		}
-		for datanet in Unversioned::<T>::iter_keys() {
-			ensure!(Datanets::<T>::contains_key(datanet), "unversioned list of an unknown datanet");
+		for (datanet, _) in AcceptedOrder::<T>::iter_keys() {
+			ensure!(Datanets::<T>::contains_key(datanet), "accepted order of an unknown datanet");
+		}
+		for datanet in OpenVersions::<T>::iter_keys() {
+			ensure!(Datanets::<T>::contains_key(datanet), "open version of an unknown datanet");
 		}
 		for (datanet, _) in Versions::<T>::iter_keys() {
 			ensure!(Datanets::<T>::contains_key(datanet), "version of an unknown datanet");

@@ -8,7 +8,7 @@
 //! batch is bound to one chain and to the operator's next sequence number, and cannot be
 //! replayed.
 
-use crate::{AdapterId, DatanetId, DatanetVersionRef};
+use crate::{AdapterId, DatanetId, DatanetVersionRef, VersionId};
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use polkadot_sdk::{
@@ -151,23 +151,21 @@ pub trait AdapterInspect<AccountId, Balance, BlockNumber> {
 	) -> Option<AdapterTerms<AccountId, Balance>>;
 }
 
-/// What the attribution pallet asks of the datanet registry.
+/// What the attribution pallet asks of the datanet registry: the weights frozen in each
+/// version. A fee attributed to version `v` of a datanet pays the weight frozen in versions
+/// `1..=v`, so the pallet needs, per version, the cumulative weight and each contributor's own.
+/// Frozen weights never change.
 pub trait DatanetWeights<AccountId> {
-	/// The total accepted weight of `datanet` (0 when it has none or does not exist).
-	fn total_weight(datanet: DatanetId) -> u128;
-	/// The accepted weight of `who` in `datanet` (0 when none).
-	fn contributor_weight(datanet: DatanetId, who: &AccountId) -> u128;
-}
-
-/// Told by the datanet registry before a contributor's weight changes, so that reward pools can
-/// settle what the contributor earned at the old weight ([`DatanetWeights`] still returns it).
-pub trait OnContributorWeightChange<AccountId> {
-	/// `who`'s weight in `datanet` is about to change from `old_weight`.
-	fn on_weight_change(datanet: DatanetId, who: &AccountId, old_weight: u128);
-}
-
-impl<AccountId> OnContributorWeightChange<AccountId> for () {
-	fn on_weight_change(_: DatanetId, _: &AccountId, _: u128) {}
+	/// The number of frozen versions of `datanet` (0 when none or no such datanet).
+	fn version_count(datanet: DatanetId) -> VersionId;
+	/// The weight frozen in versions `1..=version` of `datanet` (0 when `version` is not frozen).
+	fn weight_through(datanet: DatanetId, version: VersionId) -> u128;
+	/// The weight `who` has frozen in exactly `version` of `datanet` (0 when none, or when
+	/// `version` is not frozen yet).
+	fn contributor_weight(datanet: DatanetId, version: VersionId, who: &AccountId) -> u128;
+	/// Every frozen version in which `who` has weight, as `(datanet, version, weight)`, ascending
+	/// by datanet then version. Lazy: each item costs one storage read.
+	fn contributor_versions(who: &AccountId) -> impl Iterator<Item = (DatanetId, VersionId, u128)>;
 }
 
 /// What other pallets (on-chain inference jobs) may ask of the operator registry.

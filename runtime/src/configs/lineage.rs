@@ -10,18 +10,33 @@ use crate::{
 	RuntimeHoldReason, Usage,
 };
 use polkadot_sdk::{
-	frame_support::{parameter_types, traits::ConstU32, PalletId},
+	frame_support::{
+		parameter_types,
+		traits::{tokens::imbalance::ResolveTo, ConstU32},
+		PalletId,
+	},
 	frame_system::EnsureRoot,
 	sp_runtime::traits::AccountIdConversion,
 };
 
 parameter_types! {
-	/// Held from a datanet's owner while the datanet is open; released when it is closed.
+	/// Held from a datanet's owner for the datanet's record, which stays (with its versions,
+	/// which models cite) for good: closing the datanet does not release it.
 	pub const DatanetDeposit: crate::Balance = 10 * UNIT;
+	/// Held from a contributor per contribution for what it keeps in storage: the contribution,
+	/// its content-hash index, its place in the acceptance order and its version weight.
+	pub const ContributionDepositBase: crate::Balance = deposit(4, 400);
+	/// Held from a contributor per byte of the record (kept off chain, in the record store): a
+	/// stake against bad data, slashed to the treasury when a curator rejects the record.
+	pub const ContributionDepositPerByte: crate::Balance = deposit(0, 10);
 	/// The least quality multiplier a curator may give a contribution, in percent.
 	pub const MinQuality: u16 = 10;
 	/// The greatest quality multiplier a curator may give a contribution, in percent.
 	pub const MaxQuality: u16 = 300;
+	/// The most versions a datanet may freeze: a version a day for almost three years. Fee
+	/// attribution walks a tree over a datanet's versions (11 nodes deep at 1,024), so this
+	/// bounds what settling one adapter's fee costs.
+	pub const MaxVersionsPerDatanet: u32 = 1_024;
 	/// Held from a base model's owner for the model's record (kept for good: fees cite it).
 	pub const ModelDeposit: crate::Balance = 10 * UNIT;
 	/// Held from an adapter's author for the adapter's record.
@@ -68,15 +83,17 @@ impl pallet_datanets::Config for Runtime {
 	type MaxUriLength = ConstU32<256>;
 	type MaxLicenseLength = ConstU32<32>;
 	type MaxCurators = ConstU32<16>;
-	/// A real community's dataset: a hundred thousand records.
-	type MaxContributionsPerDatanet = ConstU32<100_000>;
-	/// Each `contribute`/`accept` appends to the unversioned list, whose proof grows with it:
-	/// 1,000 hashes keep that under 33 KB.
-	type MaxContributionsPerVersion = ConstU32<1_000>;
-	type MaxVersionsPerDatanet = ConstU32<10_000>;
+	type ContributionDepositBase = ContributionDepositBase;
+	type ContributionDepositPerByte = ContributionDepositPerByte;
+	type Slashed = ResolveTo<TreasuryAccount, Balances>;
+	/// Ten million records. Nothing iterates a datanet's contributions on chain (a version's
+	/// Merkle root is built one record at a time), so this bounds ids, not any call's weight.
+	type MaxContributionsPerDatanet = ConstU32<10_000_000>;
+	type MaxVersionsPerDatanet = MaxVersionsPerDatanet;
+	/// 256 KiB: one IPFS block, so each record has a raw CIDv1 any IPFS node can serve.
+	type MaxRecordBytes = ConstU32<{ 256 * 1024 }>;
 	type MinQuality = MinQuality;
 	type MaxQuality = MaxQuality;
-	type OnWeightChange = Attribution;
 	type WeightInfo = pallet_datanets::weights::SubstrateWeight<Runtime>;
 }
 
@@ -160,6 +177,7 @@ impl pallet_attribution::Config for Runtime {
 	type PolicyOrigin = EnsureRoot<AccountId>;
 	/// As many as an adapter may cite (`pallet_models::Config::MaxTrainingVersions`).
 	type MaxTrainingVersions = ConstU32<16>;
+	type MaxVersionsPerDatanet = MaxVersionsPerDatanet;
 	type WeightInfo = pallet_attribution::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = benchmark_helpers::RealAdapters;
@@ -284,31 +302,39 @@ pub mod benchmark_helpers {
 			let share = polkadot_sdk::sp_runtime::Perbill::from_rational(1, t.max(1));
 			let mut left = polkadot_sdk::sp_runtime::Perbill::one();
 			for j in 0..t {
-				let owner = Self::funded("datanet-owner", 10_000 + j);
-				let origin = RuntimeOrigin::signed(owner);
-				let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
-				let _ = Datanets::create_datanet(
-					origin.clone(),
-					BoundedVec::truncate_from(b"bench".to_vec()),
-					BoundedVec::new(),
-					BoundedVec::new(),
-					pallet_datanets::ContributionPolicy::Open,
-				);
-				let hash = H256::from_low_u64_be(u64::from(datanet) + 3_000_000);
-				let _ = Datanets::contribute(
-					RuntimeOrigin::signed(contributor.clone()),
-					datanet,
-					hash,
-					1,
-					1_000,
-					None,
-				);
-				let _ = Datanets::freeze_version(origin, datanet);
+				let datanet = Self::datanet_with_versions(1, contributor);
 				let weight = if j + 1 == t { left } else { share };
 				left = polkadot_sdk::sp_runtime::Saturating::saturating_sub(left, weight);
 				training.push((DatanetVersionRef { datanet, version: 1 }, weight));
 			}
 			Self::adapter(pallet_models::NextAdapterId::<Runtime>::get() + 20_000, training)
+		}
+
+		fn datanet_with_versions(versions: u32, contributor: &AccountId) -> u32 {
+			let _ = Balances::set_balance(contributor, 1_000_000 * UNIT);
+			let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
+			let owner = Self::funded("datanet-owner", 10_000 + datanet);
+			let origin = RuntimeOrigin::signed(owner);
+			let _ = Datanets::create_datanet(
+				origin.clone(),
+				BoundedVec::truncate_from(b"bench".to_vec()),
+				BoundedVec::new(),
+				BoundedVec::new(),
+				pallet_datanets::ContributionPolicy::Open,
+			);
+			for v in 0..versions {
+				let hash = H256::from_low_u64_be((u64::from(datanet) << 32) + u64::from(v) + 1);
+				let _ = Datanets::contribute(
+					RuntimeOrigin::signed(contributor.clone()),
+					datanet,
+					hash,
+					1_000,
+					1_000,
+					None,
+				);
+				let _ = Datanets::freeze_version(origin.clone(), datanet);
+			}
+			datanet
 		}
 	}
 }

@@ -226,7 +226,7 @@ async fn the_demo_path_pays_everyone_their_exact_share() {
 	assert!(fee > 0);
 	assert_eq!(report.escrow.0 - report.escrow.1, fee);
 	// Every token costs a multiple of 10^7 units, so every share is exact: author 40%, base
-	// owner 15%, datanets 30% (Bob weight 1,000 of 4,000, Ferdie 3,000 at 150% quality),
+	// owner 15%, datanets 30% (Bob weight 10 of 40, Ferdie 30: 20 tokens at 150% quality),
 	// operator 10%, treasury 5%.
 	let by_name = |n: &str| report.earners.iter().find(|e| e.name == n).expect(n).amount;
 	assert_eq!(by_name("Dave"), fee * 40 / 100);

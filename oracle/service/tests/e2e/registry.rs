@@ -60,7 +60,13 @@ async fn datanet_model_and_adapters_are_registered_and_lineage_reads_back() {
 		submit!(
 			node,
 			client,
-			lineage::tx().datanets().contribute(datanet, *hash, record.len() as u64, 1_000, None),
+			lineage::tx().datanets().contribute(
+				datanet,
+				*hash,
+				record.len() as u32,
+				record.len() as u32,
+				None
+			),
 			&bob
 		);
 	}
@@ -70,7 +76,8 @@ async fn datanet_model_and_adapters_are_registered_and_lineage_reads_back() {
 		.find_first::<lineage::datanets::events::VersionFrozen>()
 		.expect("VersionFrozen")
 		.expect("decode VersionFrozen");
-	assert_eq!((v1.version, v1.contributions, v1.total_weight), (1, 2, 2_000));
+	// One token per byte at most: 12 + 13 tokens at quality 100.
+	assert_eq!((v1.version, v1.records, v1.weight, v1.total_weight), (1, 2, 25, 25));
 	// The root over two leaves, written out: blake2(blake2(h1) ‖ blake2(h2)).
 	let mut pair = blake2_256(hashes[0].as_bytes()).to_vec();
 	pair.extend_from_slice(&blake2_256(hashes[1].as_bytes()));
@@ -78,7 +85,7 @@ async fn datanet_model_and_adapters_are_registered_and_lineage_reads_back() {
 
 	// A third record and version 2.
 	let third = H256(sha2_256(b"third record"));
-	submit!(node, client, lineage::tx().datanets().contribute(datanet, third, 12, 500, None), &bob);
+	submit!(node, client, lineage::tx().datanets().contribute(datanet, third, 12, 10, None), &bob);
 	submit!(node, client, lineage::tx().datanets().freeze_version(datanet), &alice);
 
 	// 3. Charlie registers the base model.

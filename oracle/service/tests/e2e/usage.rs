@@ -51,7 +51,7 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 		(dev::alice(), dev::bob(), dev::charlie(), dev::dave(), dev::eve(), dev::ferdie());
 	let oracle_key = Keypair::from_uri(&SecretUri::from_str("//EveOracle").unwrap()).unwrap();
 
-	// Registries: an open datanet with Bob (1,000 tokens) and Ferdie (3,000 tokens) accepted at
+	// Registries: an open datanet with Bob (3 tokens) and Ferdie (9 tokens) accepted at
 	// the default quality, frozen into version 1; Charlie's base model; Dave's adapter on v1.
 	let datanet = submit!(
 		node,
@@ -69,14 +69,12 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 	.expect("DatanetCreated")
 	.expect("decode DatanetCreated")
 	.datanet;
-	for (who, record, tokens) in
-		[(&bob, b"bob's record", 1_000u64), (&ferdie, b"ferdie's rec", 3_000)]
-	{
+	for (who, record, tokens) in [(&bob, b"bob's record", 3u32), (&ferdie, b"ferdie's rec", 9)] {
 		let hash = H256(sha2_256(record));
 		submit!(
 			node,
 			client,
-			lineage::tx().datanets().contribute(datanet, hash, record.len() as u64, tokens, None),
+			lineage::tx().datanets().contribute(datanet, hash, record.len() as u32, tokens, None),
 			who
 		);
 	}
@@ -210,7 +208,7 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 		(fee * 40 / 100, fee * 15 / 100, fee * 30 / 100, fee * 10 / 100, fee * 5 / 100)
 	);
 
-	// Bob holds 1,000 of the datanet's 4,000 weight: a quarter of the datanet share.
+	// Bob holds 3 of version 1's 12 weight: a quarter of the datanet share.
 	let bob_share = fee * 30 / 100 / 4;
 	let at = client.at_current_block().await.expect("current block");
 	let pending = at
@@ -218,8 +216,8 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 		.call(lineage::runtime_apis().attribution_api().pending_rewards(id(&bob)))
 		.await
 		.expect("AttributionApi_pending_rewards");
-	assert_eq!(pending.datanets, vec![(datanet, bob_share)]);
-	let claimed = submit!(node, client, lineage::tx().attribution().claim(datanet), &bob)
+	assert_eq!(pending.versions, vec![(datanet, 1, bob_share)]);
+	let claimed = submit!(node, client, lineage::tx().attribution().claim(datanet, 1), &bob)
 		.events
 		.find_first::<lineage::attribution::events::RewardClaimed>()
 		.expect("RewardClaimed")

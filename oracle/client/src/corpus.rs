@@ -1,0 +1,188 @@
+//! The demo's corpus: question → answer records from WordNet 3.0 (Princeton University,
+//! WordNet 3.0 licence, BSD-style), as Debian's `wordnet-base` package installs it in
+//! `/usr/share/wordnet` (`scripts/setup` installs it).
+//!
+//! # The record format
+//!
+//! One record is one UTF-8 JSON object on one line, keys in this order:
+//!
+//! ```json
+//! {"source":"wordnet-3.0","pos":"noun","synset":"02084071","word":"dog","prompt":"What does the noun \"dog\" mean?","completion":"a member of the genus Canis (probably descended from the common wolf) that has been domesticated by man since prehistoric times; occurs in many breeds"}
+//! ```
+//!
+//! - `prompt` is the question a user asks, `completion` the answer a model trained on the
+//!   datanet should give: a supervised (instruction → response) pair, the shape fine-tuning
+//!   tools take;
+//! - `completion` is the synset's definition: its gloss up to the first quoted example;
+//! - `synset` is the synset's offset in `data.noun`, `word` the lemma asked about (spaces for
+//!   WordNet's underscores).
+//!
+//! Each lemma is asked about once, with its most frequent sense (the first synset `index.noun`
+//! lists for it). [`wordnet_records`] takes lemmas at an even stride through the alphabet, so
+//! a few thousand records span the whole lexicon, and always yields the same records.
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+use std::{
+	fs::File,
+	io::{BufRead, BufReader, Read, Seek, SeekFrom},
+	path::Path,
+};
+
+/// Where Debian's `wordnet-base` installs the database.
+pub const WORDNET_DIR: &str = "/usr/share/wordnet";
+
+/// One question → answer record (see the module doc for the format).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Record {
+	/// Always `wordnet-3.0`.
+	pub source: String,
+	/// The part of speech: `noun`.
+	pub pos: String,
+	/// The synset's offset in `data.noun`, eight digits.
+	pub synset: String,
+	/// The lemma asked about.
+	pub word: String,
+	/// The question.
+	pub prompt: String,
+	/// The answer: the sense's definition.
+	pub completion: String,
+}
+
+impl Record {
+	/// The record's bytes: its JSON on one line, ending in a newline.
+	pub fn to_bytes(&self) -> Vec<u8> {
+		let mut out = serde_json::to_vec(self).unwrap_or_default();
+		out.push(b'\n');
+		out
+	}
+
+	/// A record from its bytes.
+	pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<Record> {
+		serde_json::from_slice(bytes).context("not a corpus record")
+	}
+}
+
+/// A simple lemma: lower-case ASCII letters, at least 3 of them (no phrases, names or
+/// abbreviations).
+fn is_simple(lemma: &str) -> bool {
+	lemma.len() >= 3 && lemma.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// The definition part of a gloss: up to the first `; "` (the examples), trimmed.
+fn definition(gloss: &str) -> &str {
+	let end = gloss.find("; \"").unwrap_or(gloss.len());
+	gloss[..end].trim().trim_end_matches(';').trim()
+}
+
+/// `limit` noun records from the WordNet database in `dir` (see the module doc). Fails naming
+/// the setup step when the database is absent.
+pub fn wordnet_records(dir: &Path, limit: usize) -> anyhow::Result<Vec<Record>> {
+	let index_path = dir.join("index.noun");
+	let data_path = dir.join("data.noun");
+	if !index_path.is_file() || !data_path.is_file() {
+		bail!(
+			"WordNet is not installed at {} (index.noun, data.noun): run scripts/setup, which \
+			 installs Debian's wordnet-base",
+			dir.display()
+		);
+	}
+	// (lemma, first synset offset) of every simple lemma, in the index's (alphabetical) order.
+	let mut lemmas = Vec::new();
+	for line in BufReader::new(File::open(&index_path)?).lines() {
+		let line = line?;
+		if line.starts_with(' ') {
+			continue; // the licence header
+		}
+		let fields: Vec<&str> = line.split_whitespace().collect();
+		let (Some(lemma), Some(p_cnt)) = (fields.first(), fields.get(3)) else { continue };
+		if !is_simple(lemma) {
+			continue;
+		}
+		// lemma pos synset_cnt p_cnt [p_cnt pointer symbols] sense_cnt tagsense_cnt offsets…
+		let p_cnt: usize = p_cnt.parse().context("index.noun: bad pointer count")?;
+		let Some(offset) = fields.get(4 + p_cnt + 2) else { continue };
+		lemmas.push((lemma.to_string(), offset.parse::<u64>().context("index.noun: offset")?));
+	}
+	if lemmas.is_empty() {
+		bail!("{} lists no lemma: is it WordNet's index.noun?", index_path.display());
+	}
+	let stride = (lemmas.len() / limit.max(1)).max(1);
+	let mut data = File::open(&data_path)?;
+	let mut records = Vec::with_capacity(limit);
+	for (lemma, offset) in lemmas.into_iter().step_by(stride) {
+		if records.len() == limit {
+			break;
+		}
+		let gloss = gloss_at(&mut data, offset)
+			.with_context(|| format!("data.noun: synset {offset:08} of `{lemma}`"))?;
+		let completion = definition(&gloss);
+		if completion.is_empty() {
+			continue;
+		}
+		records.push(Record {
+			source: "wordnet-3.0".into(),
+			pos: "noun".into(),
+			synset: format!("{offset:08}"),
+			prompt: format!("What does the noun \"{lemma}\" mean?"),
+			word: lemma,
+			completion: completion.to_string(),
+		});
+	}
+	Ok(records)
+}
+
+/// The gloss of the synset at byte `offset` of a WordNet data file (a synset's offset is its
+/// line's byte offset).
+fn gloss_at(data: &mut File, offset: u64) -> anyhow::Result<String> {
+	data.seek(SeekFrom::Start(offset))?;
+	let mut line = Vec::new();
+	let mut byte = [0u8; 1];
+	while data.read(&mut byte)? == 1 && byte[0] != b'\n' {
+		line.push(byte[0]);
+	}
+	let line = String::from_utf8_lossy(&line);
+	if !line.starts_with(&format!("{offset:08} ")) {
+		bail!("no synset starts at this offset");
+	}
+	let gloss = line.split_once(" | ").map(|(_, g)| g).unwrap_or_default();
+	Ok(gloss.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn definitions_drop_the_examples() {
+		assert_eq!(
+			definition("a young person of either sex; \"she writes books for children\""),
+			"a young person of either sex"
+		);
+		assert_eq!(definition("a unit of length  "), "a unit of length");
+	}
+
+	#[test]
+	fn wordnet_gives_distinct_question_answer_records() {
+		let dir = Path::new(WORDNET_DIR);
+		let records = wordnet_records(dir, 500).expect("WordNet (scripts/setup installs it)");
+		assert_eq!(records.len(), 500);
+		let mut words: Vec<&str> = records.iter().map(|r| r.word.as_str()).collect();
+		words.dedup();
+		assert_eq!(words.len(), 500, "each lemma once");
+		// Spread over the alphabet, not the first 500 lemmas.
+		assert!(records.first().unwrap().word.starts_with('a'));
+		assert!(records.last().unwrap().word.as_bytes()[0] >= b'w');
+		for r in &records {
+			assert!(!r.completion.is_empty() && !r.completion.contains("; \""), "{r:?}");
+			assert!(r.prompt.contains(&format!("\"{}\"", r.word)));
+			assert_eq!(Record::from_bytes(&r.to_bytes()).unwrap(), *r);
+			assert!(r.to_bytes().len() < 1024);
+		}
+		// Deterministic.
+		assert_eq!(wordnet_records(dir, 500).unwrap(), records);
+		let dog = wordnet_records(dir, 100_000).unwrap();
+		let dog = dog.iter().find(|r| r.word == "dog").expect("dog is a simple lemma");
+		assert!(dog.completion.starts_with("a member of the genus Canis"), "{dog:?}");
+	}
+}
