@@ -87,3 +87,23 @@ fn a_full_batch_fits_in_one_extrinsic() {
 	let w = UsageWeights::submit_usage(max_batch, max_batch / max_adapters, max_adapters);
 	assert!(w.all_lte(max_normal_extrinsic()), "a full batch weighs {w:?}");
 }
+
+#[test]
+fn settling_a_full_batch_fits_in_one_extrinsic() {
+	use lineage_primitives::usage::SettleFees;
+	let max_adapters = <Runtime as pallet_usage::Config>::MaxAdaptersPerBatch::get();
+	// The weight `settle_batch` is charged before it runs: the batch's own work plus attribution
+	// splitting every adapter's fee over its most training versions, each through the reward
+	// index of a datanet with the most versions.
+	let w = UsageWeights::settle_batch(max_adapters).saturating_add(<pallet_attribution::Pallet<
+		Runtime,
+	> as SettleFees<_, _>>::settle_weight(
+		max_adapters
+	));
+	println!(
+		"settle_batch of {max_adapters} adapters: {:.3} s ref time, {} KiB proof",
+		w.ref_time() as f64 / 1e12,
+		w.proof_size() / 1024
+	);
+	assert!(w.all_lte(max_normal_extrinsic()), "settling a full batch weighs {w:?}");
+}

@@ -136,9 +136,11 @@ impl pallet_usage::Config for Runtime {
 	type MaxEndpointLength = ConstU32<256>;
 	/// 16,384 entries of ~41 bytes are ~670 KB, well inside a block's 3.75 MB normal length.
 	type MaxEntriesPerBatch = ConstU32<16_384>;
-	/// Settling a batch splits each adapter's fee over up to 16 datanet pools: 64 adapters keep
-	/// a settlement's proof to a few MB.
-	type MaxAdaptersPerBatch = ConstU32<64>;
+	/// Settling a batch splits each adapter's fee over up to 16 training versions, each through
+	/// an 11-node walk of its datanet's reward index: about 29 ms and 510 KB of proof per adapter
+	/// at worst (`scripts/bench`), so 12 adapters keep `settle_batch` inside one normal-class
+	/// extrinsic (`runtime/tests/usage_capacity.rs`). The oracle cuts its batches to this.
+	type MaxAdaptersPerBatch = ConstU32<12>;
 	type MaxDisputesPerBatch = ConstU32<64>;
 	type WeightInfo = pallet_usage::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
