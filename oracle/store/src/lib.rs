@@ -28,12 +28,14 @@ pub mod chain;
 pub mod cid;
 pub mod client;
 pub mod db;
+pub mod error;
 pub mod metrics;
+pub mod state;
 pub mod sweeper;
 pub mod tokens;
 
 use anyhow::Context;
-use api::StoreState;
+use state::StoreState;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 /// How a store runs.

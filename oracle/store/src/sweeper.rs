@@ -12,9 +12,10 @@
 //! record is served as soon as its contribution is on chain, not a sweep later.
 
 use crate::{
-	api::{AppState, StoreError},
 	chain::ContributionState,
 	db::{Placement, PlacementState},
+	error::StoreError,
+	state::AppState,
 };
 use futures::{stream, StreamExt};
 use lineage_chain::{time::unix_time_ms, ChainError};

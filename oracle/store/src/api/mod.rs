@@ -12,40 +12,18 @@
 //! | `GET /health` | the record and byte counts |
 //! | `GET /metrics` | Prometheus metrics (`lineage_store_…`) |
 
-mod error;
 mod read;
 mod upload;
 
-pub use error::StoreError;
-
-use crate::{chain::ChainView, db::Db, metrics::Metrics, tokens::TokenCounter};
+pub use crate::{
+	error::StoreError,
+	state::{AppState, StoreState},
+};
 use axum::{
 	extract::DefaultBodyLimit,
 	routing::{get, put},
 	Router,
 };
-use std::{sync::Arc, time::Duration};
-
-/// What every handler shares.
-pub struct StoreState {
-	/// The database.
-	pub db: Db,
-	/// The chain.
-	pub chain: ChainView,
-	/// The largest record, in bytes (the chain's `MaxRecordBytes`).
-	pub max_record_bytes: u32,
-	/// How long an upload waits for its contribution on chain before it is dropped.
-	pub window: Duration,
-	/// Counts tokens with the base model's tokenizer, when the store has it.
-	pub tokens: Option<TokenCounter>,
-	/// Metrics.
-	pub metrics: Metrics,
-	/// Frozen versions' record lists, read once from the chain (they never change).
-	pub versions: read::VersionCache,
-}
-
-/// Shared state.
-pub type AppState = Arc<StoreState>;
 
 /// The router over `state`.
 pub fn router(state: AppState) -> Router {

@@ -1,11 +1,11 @@
 //! The reading side: the IPFS gateway path, record metadata, curators' pending list, frozen
 //! versions and Merkle proofs.
 
-use super::{AppState, StoreError};
 use crate::{
 	chain::{ChainContribution, ChainVersion},
 	cid::{parse_record_cid, record_cid_string},
 };
+use crate::{error::StoreError, state::AppState};
 use axum::{
 	extract::{Path, Query, State},
 	http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -15,15 +15,7 @@ use axum::{
 use lineage_primitives::merkle::{version_proof, version_root};
 use lineage_primitives::Hash as H256;
 use serde::{Deserialize, Serialize};
-use std::{
-	collections::HashMap,
-	sync::{Arc, Mutex},
-};
-
-/// The record lists of frozen versions already read from the chain. Frozen versions never
-/// change, so each is read once; the list is the chain's, so losing it loses nothing.
-#[derive(Default)]
-pub struct VersionCache(Mutex<HashMap<(u32, u32), Arc<(ChainVersion, Vec<ChainContribution>)>>>);
+use std::sync::Arc;
 
 /// A version and its records, from the cache or the chain.
 pub async fn load_version(
@@ -32,7 +24,7 @@ pub async fn load_version(
 	version: u32,
 ) -> Result<Arc<(ChainVersion, Vec<ChainContribution>)>, StoreError> {
 	if let Some(hit) =
-		state.versions.0.lock().unwrap_or_else(|e| e.into_inner()).get(&(datanet, version))
+		state.versions.lock().unwrap_or_else(|e| e.into_inner()).get(&(datanet, version))
 	{
 		return Ok(hit.clone());
 	}
@@ -43,7 +35,6 @@ pub async fn load_version(
 	let entry = Arc::new((info, records));
 	state
 		.versions
-		.0
 		.lock()
 		.unwrap_or_else(|e| e.into_inner())
 		.insert((datanet, version), entry.clone());

@@ -13,12 +13,12 @@
 //! when it is not yet: the store keeps the bytes for the upload window and drops them unless
 //! the contribution appears on chain in time (the sweeper checks).
 
-use super::{AppState, StoreError};
 use crate::{
 	chain::ContributionState,
 	cid::{parse_record_cid, record_cid_string},
 	db::{Placement, PlacementState, PutOutcome},
 };
+use crate::{error::StoreError, state::AppState};
 use axum::{
 	body::Bytes,
 	extract::{rejection::BytesRejection, Path, State},

@@ -1,4 +1,4 @@
-//! The store's one HTTP error type: every refusal has a status and a reason, and changes
+//! The store's one error type: every refusal has an HTTP status and a reason, and changes
 //! nothing.
 
 use axum::{
