@@ -33,10 +33,13 @@ parameter_types! {
 	pub const MinQuality: u16 = 10;
 	/// The greatest quality multiplier a curator may give a contribution, in percent.
 	pub const MaxQuality: u16 = 300;
-	/// The most versions a datanet may freeze: a version a day for almost three years. Fee
-	/// attribution walks a tree over a datanet's versions (11 nodes deep at 1,024), so this
-	/// bounds what settling one adapter's fee costs.
-	pub const MaxVersionsPerDatanet: u32 = 1_024;
+	/// The most versions a datanet may freeze: a version a week for five years. Fee attribution
+	/// walks a tree over a datanet's versions (9 nodes deep at 256), so this bounds what settling
+	/// one adapter's fee costs.
+	pub const MaxVersionsPerDatanet: u32 = 256;
+	/// The most datanet versions an adapter may cite in its training lineage; each costs a walk
+	/// of its datanet's reward index when the adapter's fees are split.
+	pub const MaxTrainingVersions: u32 = 8;
 	/// Held from a base model's owner for the model's record (kept for good: fees cite it).
 	pub const ModelDeposit: crate::Balance = 10 * UNIT;
 	/// Held from an adapter's author for the adapter's record.
@@ -110,7 +113,7 @@ impl pallet_models::Config for Runtime {
 	type MaxLicenseLength = ConstU32<32>;
 	type MaxTargetModules = ConstU32<16>;
 	type MaxModuleNameLength = ConstU32<32>;
-	type MaxTrainingVersions = ConstU32<16>;
+	type MaxTrainingVersions = MaxTrainingVersions;
 	type MaxRank = ConstU32<256>;
 	type MaxLineageDepth = ConstU32<16>;
 	type PriceChangeDelay = PriceChangeDelay;
@@ -136,11 +139,12 @@ impl pallet_usage::Config for Runtime {
 	type MaxEndpointLength = ConstU32<256>;
 	/// 16,384 entries of ~41 bytes are ~670 KB, well inside a block's 3.75 MB normal length.
 	type MaxEntriesPerBatch = ConstU32<16_384>;
-	/// Settling a batch splits each adapter's fee over up to 16 training versions, each through
-	/// an 11-node walk of its datanet's reward index: about 29 ms and 510 KB of proof per adapter
-	/// at worst (`scripts/bench`), so 12 adapters keep `settle_batch` inside one normal-class
-	/// extrinsic (`runtime/tests/usage_capacity.rs`). The oracle cuts its batches to this.
-	type MaxAdaptersPerBatch = ConstU32<12>;
+	/// Settling a batch splits each adapter's fee over up to 8 training versions, each through a
+	/// 9-node walk of its datanet's reward index: about 13 ms and 220 KB of proof per adapter at
+	/// worst (`scripts/bench`), so 16 adapters keep `settle_batch` (charged for the worst case up
+	/// front) near half a block (`runtime/tests/usage_capacity.rs`). The oracle cuts its batches
+	/// to this.
+	type MaxAdaptersPerBatch = ConstU32<16>;
 	type MaxDisputesPerBatch = ConstU32<64>;
 	type WeightInfo = pallet_usage::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
@@ -178,7 +182,7 @@ impl pallet_attribution::Config for Runtime {
 	type TreasuryAccount = TreasuryAccount;
 	type PolicyOrigin = EnsureRoot<AccountId>;
 	/// As many as an adapter may cite (`pallet_models::Config::MaxTrainingVersions`).
-	type MaxTrainingVersions = ConstU32<16>;
+	type MaxTrainingVersions = MaxTrainingVersions;
 	type MaxVersionsPerDatanet = MaxVersionsPerDatanet;
 	type WeightInfo = pallet_attribution::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
