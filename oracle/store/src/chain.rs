@@ -14,6 +14,10 @@ use subxt::utils::H256;
 /// How many storage reads are in flight at once when a whole version is read.
 const READ_CONCURRENCY: usize = 32;
 
+/// How often to ask again for the latest finalized block when the node has announced it but
+/// cannot serve its header yet (a race subxt reports under load).
+const AT_ATTEMPTS: u32 = 5;
+
 /// A contribution as the chain holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainContribution {
@@ -83,6 +87,24 @@ impl ChainView {
 		ChainView { client }
 	}
 
+	/// A client at the latest finalized block, asking again (briefly) when the node announced a
+	/// block it cannot serve yet.
+	async fn at(&self) -> Result<lineage_chain::BlockClient, ChainError> {
+		let mut attempt = 1;
+		loop {
+			match self.client.at_current_block().await {
+				Ok(at) => return Ok(at),
+				Err(e) if attempt < AT_ATTEMPTS => {
+					tracing::debug!(error = %e, attempt, "latest block not served yet; asking again");
+					tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+						.await;
+					attempt += 1;
+				},
+				Err(e) => return Err(rpc_err(e)),
+			}
+		}
+	}
+
 	/// The chain's genesis hash (what upload signatures name).
 	pub fn genesis_hash(&self) -> [u8; 32] {
 		self.client.genesis_hash().0
@@ -90,13 +112,13 @@ impl ChainView {
 
 	/// The largest record the chain accepts, in bytes (`Datanets::MaxRecordBytes`).
 	pub async fn max_record_bytes(&self) -> Result<u32, ChainError> {
-		let at = self.client.at_current_block().await.map_err(rpc_err)?;
+		let at = self.at().await?;
 		at.constants().entry(lineage::constants().datanets().max_record_bytes()).map_err(rpc_err)
 	}
 
 	/// `datanet`, if it exists.
 	pub async fn datanet(&self, datanet: u32) -> Result<Option<ChainDatanet>, ChainError> {
-		let at = self.client.at_current_block().await.map_err(rpc_err)?;
+		let at = self.at().await?;
 		let v = at
 			.storage()
 			.try_fetch(lineage::storage().datanets().datanets(), (datanet,))
@@ -115,7 +137,7 @@ impl ChainView {
 		datanet: u32,
 		hash: &[u8; 32],
 	) -> Result<Option<ChainContribution>, ChainError> {
-		let at = self.client.at_current_block().await.map_err(rpc_err)?;
+		let at = self.at().await?;
 		let id = at
 			.storage()
 			.try_fetch(lineage::storage().datanets().content_index(), (datanet, H256(*hash)))
@@ -136,7 +158,7 @@ impl ChainView {
 		datanet: u32,
 		id: u32,
 	) -> Result<Option<ChainContribution>, ChainError> {
-		let at = self.client.at_current_block().await.map_err(rpc_err)?;
+		let at = self.at().await?;
 		let v = at
 			.storage()
 			.try_fetch(lineage::storage().datanets().contributions(), (datanet, id))
@@ -163,7 +185,7 @@ impl ChainView {
 
 	/// The contributions of `datanet` waiting for a curator, by id.
 	pub async fn pending(&self, datanet: u32) -> Result<Vec<ChainContribution>, ChainError> {
-		let at = self.client.at_current_block().await.map_err(rpc_err)?;
+		let at = self.at().await?;
 		let entry =
 			at.storage().entry(lineage::storage().datanets().contributions()).map_err(rpc_err)?;
 		let mut iter = entry.iter((datanet,)).await.map_err(rpc_err)?;
@@ -193,7 +215,7 @@ impl ChainView {
 		datanet: u32,
 		version: u32,
 	) -> Result<Option<ChainVersion>, ChainError> {
-		let at = self.client.at_current_block().await.map_err(rpc_err)?;
+		let at = self.at().await?;
 		let v = at
 			.storage()
 			.try_fetch(lineage::storage().datanets().versions(), (datanet, version))
@@ -216,7 +238,7 @@ impl ChainView {
 		datanet: u32,
 		version: &ChainVersion,
 	) -> Result<Vec<ChainContribution>, ChainError> {
-		let at = self.client.at_current_block().await.map_err(rpc_err)?;
+		let at = self.at().await?;
 		let first = version.first_record;
 		let last = first.checked_add(version.records).ok_or_else(|| {
 			ChainError::Setup(format!("datanet {datanet}: a version's record range overflows"))
