@@ -118,11 +118,17 @@ impl PayerAuthorization {
 /// Whether `signature` is `payer`'s sr25519 signature over `auth`'s message, raw or wrapped as
 /// polkadot.js extensions' `signRaw` wraps it.
 pub fn verify_signature(auth: &PayerAuthorization, signature: &[u8; 64]) -> bool {
-	let message = auth.message();
-	let public = PublicKey(auth.payer);
+	verify_wallet_signature(&auth.payer, &auth.message(), signature)
+}
+
+/// Whether `signature` is the sr25519 signature of the key `public` over `message`, raw or
+/// wrapped in `<Bytes>`…`</Bytes>` as the polkadot.js extensions' `signRaw` signs it: how every
+/// wallet-signed Lineage message (payer requests, record uploads) is checked.
+pub fn verify_wallet_signature(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+	let public = PublicKey(*public);
 	let signature = Signature(*signature);
-	sr25519::verify(&signature, &message, &public)
-		|| sr25519::verify(&signature, [WRAP_PREFIX, &message, WRAP_SUFFIX].concat(), &public)
+	sr25519::verify(&signature, message, &public)
+		|| sr25519::verify(&signature, [WRAP_PREFIX, message, WRAP_SUFFIX].concat(), &public)
 }
 
 /// The four payer headers for `body`, signed by `signer` (the raw message, not wrapped), for the

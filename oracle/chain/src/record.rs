@@ -26,10 +26,10 @@
 //! one datanet on one chain, so a replay can only upload the same bytes again for the same
 //! contributor: harmless, so there is no nonce.
 
-use crate::payer::{WRAP_PREFIX, WRAP_SUFFIX};
+use crate::payer::verify_wallet_signature;
 use codec::{Decode, Encode};
 use subxt::utils::AccountId32;
-use subxt_signer::sr25519::{self, Keypair, PublicKey, Signature};
+use subxt_signer::sr25519::Keypair;
 
 /// The header naming the contributor: an SS58 address (any prefix) or `0x` and 64 hex digits.
 pub const CONTRIBUTOR_HEADER: &str = "x-lineage-contributor";
@@ -74,11 +74,7 @@ impl RecordUpload {
 	/// Whether `signature` is the contributor's sr25519 signature over the message, raw or
 	/// wrapped as the polkadot.js extensions' `signRaw` wraps it.
 	pub fn verify(&self, signature: &[u8; 64]) -> bool {
-		let message = self.message();
-		let public = PublicKey(self.contributor);
-		let signature = Signature(*signature);
-		sr25519::verify(&signature, &message, &public)
-			|| sr25519::verify(&signature, [WRAP_PREFIX, &message, WRAP_SUFFIX].concat(), &public)
+		verify_wallet_signature(&self.contributor, &self.message(), signature)
 	}
 }
 
@@ -102,6 +98,7 @@ pub fn sign_upload(
 #[cfg(test)]
 mod tests {
 	use super::*;
+	use crate::payer::{WRAP_PREFIX, WRAP_SUFFIX};
 	use subxt_signer::sr25519::dev;
 
 	#[test]

@@ -26,7 +26,6 @@ use lineage_chain::{
 	lineage::{
 		self,
 		runtime_types::{
-			bounded_collections::bounded_vec::BoundedVec,
 			lineage_runtime::RuntimeCall,
 			pallet_datanets::{pallet::Call as DatanetsCall, ContributionPolicy},
 		},
@@ -35,7 +34,10 @@ use lineage_chain::{
 };
 use lineage_store::{chain::ChainView, client::StoreClient};
 
-use crate::corpus::{wordnet_records, Record};
+use crate::{
+	corpus::{wordnet_records, Record},
+	demo::bytes,
+};
 
 /// Calls per `utility.batch_all`.
 const BATCH: usize = 100;
@@ -160,10 +162,6 @@ fn contributors() -> Vec<(&'static str, Keypair)> {
 		("Dave", dev::dave()),
 		("Ferdie", dev::ferdie()),
 	]
-}
-
-fn bytes(s: &str) -> BoundedVec<u8> {
-	BoundedVec(s.as_bytes().to_vec())
 }
 
 /// Runs the `datanet-demo` command and prints its report.

@@ -270,7 +270,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 	Ok(())
 }
 
-fn bytes(s: &str) -> BoundedVec<u8> {
+/// A bounded byte string of the generated client types.
+pub(crate) fn bytes(s: &str) -> BoundedVec<u8> {
 	BoundedVec(s.as_bytes().to_vec())
 }
 

@@ -5,9 +5,9 @@ use futures::{stream, StreamExt, TryStreamExt};
 use lineage_chain::{
 	lineage::{
 		self,
-		runtime_types::pallet_datanets::{ContributionStatus, DatanetStatus},
+		runtime_types::pallet_datanets::{ContributionInfo, ContributionStatus, DatanetStatus},
 	},
-	rpc_err, ChainError, LineageClient,
+	rpc_err, BlockClient, ChainError, LineageClient,
 };
 use subxt::utils::H256;
 
@@ -89,7 +89,7 @@ impl ChainView {
 
 	/// A client at the latest finalized block, asking again (briefly) when the node announced a
 	/// block it cannot serve yet.
-	async fn at(&self) -> Result<lineage_chain::BlockClient, ChainError> {
+	async fn at(&self) -> Result<BlockClient, ChainError> {
 		let mut attempt = 1;
 		loop {
 			match self.client.at_current_block().await {
@@ -147,7 +147,7 @@ impl ChainView {
 			.transpose()
 			.map_err(rpc_err)?;
 		match id {
-			Some(id) => self.contribution(datanet, id).await,
+			Some(id) => contribution_at(&at, datanet, id).await,
 			None => Ok(None),
 		}
 	}
@@ -158,29 +158,7 @@ impl ChainView {
 		datanet: u32,
 		id: u32,
 	) -> Result<Option<ChainContribution>, ChainError> {
-		let at = self.at().await?;
-		let v = at
-			.storage()
-			.try_fetch(lineage::storage().datanets().contributions(), (datanet, id))
-			.await
-			.map_err(rpc_err)?;
-		let info = v.map(|v| v.decode()).transpose().map_err(rpc_err)?;
-		Ok(info.map(|info| {
-			let (tokens, state) = match info.status {
-				ContributionStatus::Pending => (info.tokens, ContributionState::Pending),
-				ContributionStatus::Accepted { tokens, weight, index, version, .. } => {
-					(tokens, ContributionState::Accepted { version, index, weight })
-				},
-			};
-			ChainContribution {
-				id,
-				contributor: info.contributor.0,
-				content_hash: info.content_hash.0,
-				size: info.size_bytes,
-				tokens,
-				state,
-			}
-		}))
+		contribution_at(&self.at().await?, datanet, id).await
 	}
 
 	/// The contributions of `datanet` waiting for a curator, by id.
@@ -195,14 +173,7 @@ impl ChainView {
 			let (_, id) = kv.key().map_err(rpc_err)?.decode().map_err(rpc_err)?;
 			let info = kv.value().decode().map_err(rpc_err)?;
 			if matches!(info.status, ContributionStatus::Pending) {
-				out.push(ChainContribution {
-					id,
-					contributor: info.contributor.0,
-					content_hash: info.content_hash.0,
-					size: info.size_bytes,
-					tokens: info.tokens,
-					state: ContributionState::Pending,
-				});
+				out.push(ChainContribution::from_info(id, info));
 			}
 		}
 		out.sort_by_key(|c| c.id);
@@ -259,12 +230,47 @@ impl ChainView {
 							"datanet {datanet}: no record at acceptance index {index}"
 						))
 					})?;
-				self.contribution(datanet, id).await?.ok_or_else(|| {
+				contribution_at(at, datanet, id).await?.ok_or_else(|| {
 					ChainError::Setup(format!("datanet {datanet}: contribution {id} is missing"))
 				})
 			})
 			.buffered(READ_CONCURRENCY)
 			.try_collect()
 			.await
+	}
+}
+
+/// Contribution `id` of `datanet` in the state of `at`, if it exists.
+async fn contribution_at(
+	at: &BlockClient,
+	datanet: u32,
+	id: u32,
+) -> Result<Option<ChainContribution>, ChainError> {
+	let v = at
+		.storage()
+		.try_fetch(lineage::storage().datanets().contributions(), (datanet, id))
+		.await
+		.map_err(rpc_err)?;
+	let info = v.map(|v| v.decode()).transpose().map_err(rpc_err)?;
+	Ok(info.map(|info| ChainContribution::from_info(id, info)))
+}
+
+impl ChainContribution {
+	/// Contribution `id` from its stored form.
+	fn from_info(id: u32, info: ContributionInfo) -> Self {
+		let (tokens, state) = match info.status {
+			ContributionStatus::Pending => (info.tokens, ContributionState::Pending),
+			ContributionStatus::Accepted { tokens, weight, index, version, .. } => {
+				(tokens, ContributionState::Accepted { version, index, weight })
+			},
+		};
+		ChainContribution {
+			id,
+			contributor: info.contributor.0,
+			content_hash: info.content_hash.0,
+			size: info.size_bytes,
+			tokens,
+			state,
+		}
 	}
 }
