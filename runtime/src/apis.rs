@@ -373,6 +373,12 @@ pallet_revive::impl_runtime_apis_plus_revive_traits!(
 		) -> Option<pallet_models::Price<Balance>> {
 			crate::Models::price_at(adapter, block)
 		}
+
+		fn adapter_evaluation(
+			adapter: lineage_primitives::AdapterId,
+		) -> Option<pallet_models::Evaluation> {
+			pallet_models::Evaluations::<Runtime>::get(adapter)
+		}
 	}
 
 	impl pallet_attribution::runtime_api::AttributionApi<Block, AccountId, Balance> for Runtime {

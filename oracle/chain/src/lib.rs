@@ -9,12 +9,14 @@
 //! regenerates it and the runtime's `metadata_is_fresh` test fails when it is stale, so the
 //! types here always match the runtime in this repository.
 //!
+//! - [`evaluation`]: posting and reading an adapter's evaluation (its held-out metrics);
 //! - [`keys`]: sr25519 keys (a key file or a dev URI) and their accounts;
 //! - [`operator`]: registering an oracle operator;
 //! - [`payer`]: what a payer signs for each inference request, and the headers that carry it;
 //! - [`record`]: what a contributor signs to upload a record to a datanet's record store;
 //! - [`time`]: the wall clock in the units signed messages carry.
 
+pub mod evaluation;
 pub mod keys;
 pub mod operator;
 pub mod payer;

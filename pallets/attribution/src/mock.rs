@@ -93,6 +93,7 @@ impl pallet_models::Config for Test {
 	type Currency = Balances;
 	type ModelDeposit = ConstU128<MODEL_DEPOSIT>;
 	type AdapterDeposit = ConstU128<MODEL_DEPOSIT>;
+	type EvaluationDeposit = ConstU128<MODEL_DEPOSIT>;
 	type Datanets = Datanets;
 	type RevokeOrigin = EnsureRoot<u64>;
 	type MaxUriLength = ConstU32<32>;

@@ -1,6 +1,6 @@
 //! Benchmarks for `pallet_models` (benchmarks v2), each at its worst case: strings at their
 //! longest, the most target modules and training versions, a parent at the greatest depth, a
-//! price change that folds an applied schedule.
+//! price change that folds an applied schedule, an evaluation that holds a deposit.
 
 #![cfg(feature = "runtime-benchmarks")]
 
@@ -21,6 +21,7 @@ use polkadot_sdk::{
 fn fund<T: Config>(who: &T::AccountId) {
 	let amount = T::ModelDeposit::get()
 		.saturating_add(T::AdapterDeposit::get())
+		.saturating_add(T::EvaluationDeposit::get())
 		.saturating_mul(1_000u32.into())
 		.saturating_add(T::Currency::minimum_balance().saturating_mul(10u32.into()));
 	T::Currency::set_balance(who, amount);
@@ -221,6 +222,34 @@ mod benchmarks {
 		let info = Adapters::<T>::get(adapter).ok_or(BenchmarkError::Stop("registered"))?;
 		assert_eq!(info.price, Price { per_1k_input: 3u32.into(), per_1k_output: 4u32.into() });
 		assert!(info.previous_price.is_some());
+		Ok(())
+	}
+
+	/// The caller registered the adapter and pays the deposit (a hold whenever
+	/// `EvaluationDeposit` is non-zero, as the runtime's is).
+	#[benchmark]
+	fn post_evaluation() -> Result<(), BenchmarkError> {
+		let caller: T::AccountId = whitelisted_caller();
+		fund::<T>(&caller);
+		let model = setup_model::<T>(&caller)?;
+		let adapter = setup_adapter::<T>(&caller, model, None)?;
+		let evaluation = Evaluation {
+			manifest_hash: artifact(3, adapter),
+			heldout_records: 64,
+			heldout_tokens: 4_096,
+			trained_tokens: 1_000_000,
+			base_loss: 2_300_000,
+			adapter_loss: 1_100_000,
+			base_token_accuracy: Perbill::from_percent(41),
+			adapter_token_accuracy: Perbill::from_percent(67),
+			base_exact_match: Perbill::from_percent(5),
+			adapter_exact_match: Perbill::from_percent(48),
+		};
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller.clone()), adapter, evaluation);
+
+		assert_eq!(Evaluations::<T>::get(adapter), Some(evaluation));
 		Ok(())
 	}
 

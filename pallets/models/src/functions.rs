@@ -112,7 +112,12 @@ impl<T: Config> Pallet<T> {
 	/// - every adapter's rank is in range, its target modules are distinct and at least one,
 	///   its training versions are distinct and their weights sum to 100%;
 	/// - a previous price ends before a scheduled one starts;
-	/// - each account's held deposits equal the deposits its records name.
+	/// - every evaluation is of a registered adapter and scored at least one held-out record
+	///   and one answer token;
+	/// - each account's held deposits equal the deposits its records name, and its evaluation
+	///   deposits [`Config::EvaluationDeposit`] for each evaluation of its adapters (an
+	///   evaluation names no deposit: a runtime that changes `EvaluationDeposit` migrates the
+	///   holds).
 	#[cfg(any(feature = "try-runtime", test))]
 	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
 		use alloc::collections::BTreeMap;
@@ -121,6 +126,7 @@ impl<T: Config> Pallet<T> {
 
 		let mut model_deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
 		let mut adapter_deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
+		let mut evaluation_deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
 
 		let next_model = NextModelId::<T>::get();
 		for (id, model) in Models::<T>::iter() {
@@ -182,6 +188,18 @@ impl<T: Config> Pallet<T> {
 			adapter_deposits.entry(adapter.author).or_default().saturating_accrue(adapter.deposit);
 		}
 
+		for (id, evaluation) in Evaluations::<T>::iter() {
+			let adapter = Adapters::<T>::get(id).ok_or("an evaluation's adapter is missing")?;
+			ensure!(
+				evaluation.heldout_records > 0 && evaluation.heldout_tokens > 0,
+				"an evaluation scored nothing"
+			);
+			evaluation_deposits
+				.entry(adapter.author)
+				.or_default()
+				.saturating_accrue(T::EvaluationDeposit::get());
+		}
+
 		for (hash, owner) in ArtifactIndex::<T>::iter() {
 			let registered = match owner {
 				ArtifactOwner::Model(id) => Models::<T>::get(id).map(|m| m.artifact_hash),
@@ -193,6 +211,7 @@ impl<T: Config> Pallet<T> {
 		for (reason, deposits) in [
 			(HoldReason::ModelDeposit, model_deposits),
 			(HoldReason::AdapterDeposit, adapter_deposits),
+			(HoldReason::EvaluationDeposit, evaluation_deposits),
 		] {
 			for (who, deposit) in deposits {
 				ensure!(

@@ -33,9 +33,16 @@
 //!   `PriceChangeDelay` blocks old (and at later blocks).
 //! - **Status**: `Active` → `Deprecated` (by the author: still resolvable, new usage may be
 //!   refused by other pallets) → `Revoked` (by governance: no longer usable, nor a parent).
+//! - **Evaluation**: what the adapter's training run measured on its held-out split, base model
+//!   against adapter (loss, token accuracy, exact match), with the sha-256 of the run's training
+//!   manifest ([`Evaluation`]). The adapter's author posts it once, after registering the
+//!   adapter; like the adapter record it never changes ([`Evaluations`]). The chain records it
+//!   as posted: it does not (and cannot) recompute it, but the manifest hash ties it to the run's
+//!   inputs, settings and results for anyone who reruns it.
 //! - **Deposit**: registering holds [`Config::ModelDeposit`] or [`Config::AdapterDeposit`] from
-//!   the caller under [`HoldReason`], for as long as the record exists (records are never removed,
-//!   since settled fees refer to them).
+//!   the caller, and posting an evaluation [`Config::EvaluationDeposit`], under [`HoldReason`],
+//!   for as long as the record exists (records are never removed, since settled fees refer to
+//!   them).
 //!
 //! ## Calls
 //!
@@ -47,6 +54,7 @@
 //! The adapter's author:
 //! - [`Pallet::deprecate_adapter`]: mark an active adapter deprecated.
 //! - [`Pallet::set_price`]: schedule a new price, effective after [`Config::PriceChangeDelay`].
+//! - [`Pallet::post_evaluation`]: post the adapter's evaluation, once, unless it is revoked.
 //!
 //! [`Config::RevokeOrigin`] (governance):
 //! - [`Pallet::revoke_adapter`]: revoke an adapter that is not yet revoked.
@@ -56,6 +64,8 @@
 //! - [`Pallet::lineage`]: an adapter with its base model and every ancestor up to its root, each
 //!   with its training lineage; also served by the [`runtime_api::LineageApi`] runtime API.
 //! - [`Pallet::price_at`]: the price of an adapter in force at a block.
+//! - [`Evaluations`]: an adapter's evaluation, if its author posted one; also served by the
+//!   [`runtime_api::LineageApi`] runtime API (`adapter_evaluation`).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -259,6 +269,45 @@ impl<T: Config> AdapterInfo<T> {
 	}
 }
 
+/// What a training run measured on its held-out split, posted by the adapter's author.
+///
+/// Each metric is measured twice on the same held-out records, for the base model alone and for
+/// the base model with the adapter, so that the two can be compared. Immutable once posted.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+)]
+pub struct Evaluation {
+	/// sha-256 of the training manifest's bytes (the run's inputs, settings and results).
+	pub manifest_hash: H256,
+	/// Held-out records scored.
+	pub heldout_records: u32,
+	/// Answer tokens scored on the held-out records.
+	pub heldout_tokens: u32,
+	/// Tokens the training run consumed (all epochs).
+	pub trained_tokens: u64,
+	/// Mean cross-entropy per answer token of the base model, in micro-nats (nats × 10^6).
+	pub base_loss: u32,
+	/// The same for the adapter.
+	pub adapter_loss: u32,
+	/// Share of answer tokens the base model predicts (greedy, teacher-forced).
+	pub base_token_accuracy: Perbill,
+	/// The same for the adapter.
+	pub adapter_token_accuracy: Perbill,
+	/// Share of held-out questions whose greedy answer equals the record's answer, base model.
+	pub base_exact_match: Perbill,
+	/// The same for the adapter.
+	pub adapter_exact_match: Perbill,
+}
+
 /// One adapter in a lineage, as [`Pallet::lineage`] reports it.
 #[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, TypeInfo)]
 pub struct LineageNode<AccountId> {
@@ -350,6 +399,10 @@ pub mod pallet {
 		#[pallet::constant]
 		type AdapterDeposit: Get<BalanceOf<Self>>;
 
+		/// The deposit held from the author for each posted evaluation.
+		#[pallet::constant]
+		type EvaluationDeposit: Get<BalanceOf<Self>>;
+
 		/// The datanet registry: which datanet versions exist (are frozen).
 		type Datanets: DatanetInspect;
 
@@ -409,6 +462,9 @@ pub mod pallet {
 		/// The deposit for a registered adapter.
 		#[codec(index = 1)]
 		AdapterDeposit,
+		/// The deposit for a posted evaluation.
+		#[codec(index = 2)]
+		EvaluationDeposit,
 	}
 
 	/// The id the next registered model gets.
@@ -430,6 +486,10 @@ pub mod pallet {
 	/// What each registered artifact hash belongs to: one artifact registers once.
 	#[pallet::storage]
 	pub type ArtifactIndex<T> = StorageMap<_, Blake2_128Concat, H256, ArtifactOwner>;
+
+	/// The evaluations adapters' authors posted: at most one per registered adapter, immutable.
+	#[pallet::storage]
+	pub type Evaluations<T> = StorageMap<_, Twox64Concat, AdapterId, Evaluation>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -475,6 +535,17 @@ pub mod pallet {
 			/// The first block at which the new price is in force.
 			effective_at: BlockNumberFor<T>,
 		},
+		/// An adapter's author posted its evaluation.
+		EvaluationPosted {
+			/// The adapter.
+			adapter: AdapterId,
+			/// The sha-256 of the training manifest the evaluation comes from.
+			manifest_hash: H256,
+			/// The base model's mean loss per held-out answer token, in micro-nats.
+			base_loss: u32,
+			/// The adapter's mean loss per held-out answer token, in micro-nats.
+			adapter_loss: u32,
+		},
 	}
 
 	#[pallet::error]
@@ -511,6 +582,10 @@ pub mod pallet {
 		NotActive,
 		/// The adapter is revoked.
 		AlreadyRevoked,
+		/// The adapter has an evaluation already: it never changes once posted.
+		AlreadyEvaluated,
+		/// The evaluation scored no held-out record or no answer token.
+		EmptyEvaluation,
 		/// An id or a block number would overflow.
 		Overflow,
 	}
@@ -749,6 +824,46 @@ pub mod pallet {
 				Ok(())
 			})?;
 			Self::deposit_event(Event::PriceChangeScheduled { adapter, price, effective_at });
+			Ok(())
+		}
+
+		/// Post the evaluation of an adapter's training run: its held-out metrics, base model
+		/// against adapter, and the hash of its training manifest. An adapter has at most one
+		/// evaluation, and it never changes.
+		///
+		/// - Origin: signed, by the adapter's author; the adapter must not be revoked (a
+		///   deprecated one may still be evaluated).
+		/// - Holds [`Config::EvaluationDeposit`] from the caller.
+		/// - Fails with `EmptyEvaluation` when it scored no held-out record or no answer token,
+		///   `UnknownAdapter`, `NotAuthor`, `AlreadyRevoked`, `AlreadyEvaluated` when the adapter
+		///   has an evaluation already, or the currency's error when the deposit cannot be held.
+		/// - Emits [`Event::EvaluationPosted`].
+		/// - Complexity: O(1); two reads, one write and a hold.
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::post_evaluation())]
+		pub fn post_evaluation(
+			origin: OriginFor<T>,
+			adapter: AdapterId,
+			evaluation: Evaluation,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			ensure!(
+				evaluation.heldout_records > 0 && evaluation.heldout_tokens > 0,
+				Error::<T>::EmptyEvaluation
+			);
+			let info = Adapters::<T>::get(adapter).ok_or(Error::<T>::UnknownAdapter)?;
+			ensure!(info.author == who, Error::<T>::NotAuthor);
+			ensure!(info.status != AdapterStatus::Revoked, Error::<T>::AlreadyRevoked);
+			ensure!(!Evaluations::<T>::contains_key(adapter), Error::<T>::AlreadyEvaluated);
+			Self::hold(HoldReason::EvaluationDeposit, &who, T::EvaluationDeposit::get())?;
+
+			Evaluations::<T>::insert(adapter, evaluation);
+			Self::deposit_event(Event::EvaluationPosted {
+				adapter,
+				manifest_hash: evaluation.manifest_hash,
+				base_loss: evaluation.base_loss,
+				adapter_loss: evaluation.adapter_loss,
+			});
 			Ok(())
 		}
 	}

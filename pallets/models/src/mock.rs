@@ -38,6 +38,8 @@ impl pallet_balances::Config for Test {
 pub const MODEL_DEPOSIT: u128 = 100;
 /// The adapter deposit.
 pub const ADAPTER_DEPOSIT: u128 = 10;
+/// The evaluation deposit.
+pub const EVALUATION_DEPOSIT: u128 = 3;
 /// The price change delay, in blocks.
 pub const PRICE_DELAY: u32 = 10;
 /// The greatest depth.
@@ -46,6 +48,7 @@ pub const MAX_DEPTH: u32 = 3;
 parameter_types! {
 	pub const ModelDeposit: u128 = MODEL_DEPOSIT;
 	pub const AdapterDeposit: u128 = ADAPTER_DEPOSIT;
+	pub const EvaluationDeposit: u128 = EVALUATION_DEPOSIT;
 	pub const MaxUriLength: u32 = 64;
 	pub const MaxArchitectureLength: u32 = 16;
 	pub const MaxLicenseLength: u32 = 16;
@@ -92,6 +95,7 @@ impl pallet_models::Config for Test {
 	type Currency = Balances;
 	type ModelDeposit = ModelDeposit;
 	type AdapterDeposit = AdapterDeposit;
+	type EvaluationDeposit = EvaluationDeposit;
 	type Datanets = MockDatanets;
 	type RevokeOrigin = EnsureRoot<u64>;
 	type MaxUriLength = MaxUriLength;

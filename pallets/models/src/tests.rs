@@ -7,7 +7,10 @@ use crate::{
 use polkadot_sdk::{
 	frame_support::{
 		assert_noop, assert_ok,
-		traits::{fungible::InspectHold, Get, Hooks},
+		traits::{
+			fungible::{InspectHold, Mutate},
+			Get, Hooks,
+		},
 	},
 	sp_runtime::{DispatchError, DispatchResult, TokenError},
 };
@@ -32,6 +35,22 @@ fn price(per_1k_input: u128, per_1k_output: u128) -> Price<u128> {
 
 fn held(reason: HoldReason, who: u64) -> u128 {
 	Balances::balance_on_hold(&RuntimeHoldReason::Models(reason), &who)
+}
+
+/// An evaluation that passes, with manifest hash `hash(n)`.
+fn evaluation(n: u8) -> Evaluation {
+	Evaluation {
+		manifest_hash: hash(n),
+		heldout_records: 32,
+		heldout_tokens: 1_024,
+		trained_tokens: 250_000,
+		base_loss: 2_450_000,
+		adapter_loss: 1_210_000,
+		base_token_accuracy: Perbill::from_percent(38),
+		adapter_token_accuracy: Perbill::from_percent(71),
+		base_exact_match: Perbill::from_percent(3),
+		adapter_exact_match: Perbill::from_percent(44),
+	}
 }
 
 /// Registers a model with artifact hash `hash(n)` as `owner`.
@@ -754,6 +773,152 @@ fn set_price_overflow_fails() {
 	});
 }
 
+// ---- post_evaluation ----
+
+#[test]
+fn post_evaluation_works() {
+	build_and_execute(|| {
+		let base = model(ALICE, 1);
+		let adapter = NewAdapter::on(base, 2).id();
+		assert_eq!(Evaluations::<Test>::get(adapter), None);
+		assert_ok!(Models::post_evaluation(RuntimeOrigin::signed(BOB), adapter, evaluation(9)));
+		System::assert_has_event(
+			Event::EvaluationPosted {
+				adapter,
+				manifest_hash: hash(9),
+				base_loss: 2_450_000,
+				adapter_loss: 1_210_000,
+			}
+			.into(),
+		);
+		assert_eq!(Evaluations::<Test>::get(adapter), Some(evaluation(9)));
+		assert_eq!(held(HoldReason::EvaluationDeposit, BOB), EVALUATION_DEPOSIT);
+		assert_eq!(held(HoldReason::AdapterDeposit, BOB), ADAPTER_DEPOSIT);
+		assert_eq!(Balances::free_balance(BOB), BALANCE - ADAPTER_DEPOSIT - EVALUATION_DEPOSIT);
+
+		// A deprecated adapter may still be evaluated; deposits add up, per evaluation.
+		let deprecated = NewAdapter::on(base, 3).id();
+		assert_ok!(Models::deprecate_adapter(RuntimeOrigin::signed(BOB), deprecated));
+		assert_ok!(Models::post_evaluation(RuntimeOrigin::signed(BOB), deprecated, evaluation(10)));
+		assert_eq!(Evaluations::<Test>::get(deprecated), Some(evaluation(10)));
+		assert_eq!(held(HoldReason::EvaluationDeposit, BOB), 2 * EVALUATION_DEPOSIT);
+		// The adapter's record does not change.
+		assert_eq!(
+			Adapters::<Test>::get(deprecated).map(|a| a.status),
+			Some(AdapterStatus::Deprecated)
+		);
+	});
+}
+
+#[test]
+fn post_evaluation_unknown_adapter_fails() {
+	build_and_execute(|| {
+		assert_noop!(
+			Models::post_evaluation(RuntimeOrigin::signed(BOB), 0, evaluation(9)),
+			Error::UnknownAdapter
+		);
+	});
+}
+
+#[test]
+fn post_evaluation_not_author_fails() {
+	build_and_execute(|| {
+		let base = model(ALICE, 1);
+		let adapter = NewAdapter::on(base, 2).id();
+		// Not even the base model's owner.
+		for who in [ALICE, CAROL] {
+			assert_noop!(
+				Models::post_evaluation(RuntimeOrigin::signed(who), adapter, evaluation(9)),
+				Error::NotAuthor
+			);
+		}
+	});
+}
+
+#[test]
+fn post_evaluation_revoked_fails() {
+	build_and_execute(|| {
+		let base = model(ALICE, 1);
+		let adapter = NewAdapter::on(base, 2).id();
+		assert_ok!(Models::revoke_adapter(RuntimeOrigin::root(), adapter));
+		assert_noop!(
+			Models::post_evaluation(RuntimeOrigin::signed(BOB), adapter, evaluation(9)),
+			Error::AlreadyRevoked
+		);
+	});
+}
+
+#[test]
+fn post_evaluation_already_evaluated_fails() {
+	build_and_execute(|| {
+		let base = model(ALICE, 1);
+		let adapter = NewAdapter::on(base, 2).id();
+		assert_ok!(Models::post_evaluation(RuntimeOrigin::signed(BOB), adapter, evaluation(9)));
+		// Neither again nor with other numbers: the first evaluation stands.
+		for again in [evaluation(9), evaluation(10)] {
+			assert_noop!(
+				Models::post_evaluation(RuntimeOrigin::signed(BOB), adapter, again),
+				Error::AlreadyEvaluated
+			);
+		}
+		assert_eq!(Evaluations::<Test>::get(adapter), Some(evaluation(9)));
+		// Revoked later, it keeps its evaluation (and its deposit).
+		assert_ok!(Models::revoke_adapter(RuntimeOrigin::root(), adapter));
+		assert_eq!(Evaluations::<Test>::get(adapter), Some(evaluation(9)));
+		assert_eq!(held(HoldReason::EvaluationDeposit, BOB), EVALUATION_DEPOSIT);
+	});
+}
+
+#[test]
+fn post_evaluation_empty_evaluation_fails() {
+	build_and_execute(|| {
+		let base = model(ALICE, 1);
+		let adapter = NewAdapter::on(base, 2).id();
+		let no_records = Evaluation { heldout_records: 0, ..evaluation(9) };
+		let no_tokens = Evaluation { heldout_tokens: 0, ..evaluation(9) };
+		let nothing = Evaluation { heldout_records: 0, heldout_tokens: 0, ..evaluation(9) };
+		for empty in [no_records, no_tokens, nothing] {
+			assert_noop!(
+				Models::post_evaluation(RuntimeOrigin::signed(BOB), adapter, empty),
+				Error::EmptyEvaluation
+			);
+		}
+		// One record with one answer token is enough.
+		let smallest = Evaluation { heldout_records: 1, heldout_tokens: 1, ..evaluation(9) };
+		assert_ok!(Models::post_evaluation(RuntimeOrigin::signed(BOB), adapter, smallest));
+	});
+}
+
+#[test]
+fn post_evaluation_without_deposit_fails() {
+	build_and_execute(|| {
+		const EVE: u64 = 5;
+		let base = model(ALICE, 1);
+		// Eve has just enough for the adapter's deposit and the existential deposit.
+		let existential: u128 =
+			<Test as polkadot_sdk::pallet_balances::Config>::ExistentialDeposit::get();
+		let balance = ADAPTER_DEPOSIT + existential;
+		assert_eq!(<Balances as Mutate<u64>>::set_balance(&EVE, balance), balance);
+		let adapter = NewAdapter::on(base, 2).author(EVE).id();
+		assert_noop!(
+			Models::post_evaluation(RuntimeOrigin::signed(EVE), adapter, evaluation(9)),
+			TokenError::FundsUnavailable
+		);
+	});
+}
+
+#[test]
+fn post_evaluation_unsigned_fails() {
+	build_and_execute(|| {
+		let base = model(ALICE, 1);
+		let adapter = NewAdapter::on(base, 2).id();
+		assert_noop!(
+			Models::post_evaluation(RuntimeOrigin::root(), adapter, evaluation(9)),
+			DispatchError::BadOrigin
+		);
+	});
+}
+
 // ---- lineage ----
 
 #[test]
@@ -874,6 +1039,29 @@ fn do_try_state_broken_lineage_fails() {
 					BoundedVec::try_from(vec![(v(1, 1), Perbill::from_percent(99))]).expect("fits");
 			}
 		});
+		assert!(Models::do_try_state().is_err());
+	});
+}
+
+#[test]
+fn do_try_state_broken_evaluation_fails() {
+	new_test_ext().execute_with(|| {
+		let base = model(ALICE, 1);
+		let adapter = NewAdapter::on(base, 2).id();
+		assert_ok!(Models::post_evaluation(RuntimeOrigin::signed(BOB), adapter, evaluation(9)));
+		assert_ok!(Models::do_try_state());
+		// An evaluation of an adapter that is not registered.
+		Evaluations::<Test>::insert(adapter + 1, evaluation(10));
+		assert!(Models::do_try_state().is_err());
+		Evaluations::<Test>::remove(adapter + 1);
+		assert_ok!(Models::do_try_state());
+		// An evaluation that scored nothing.
+		Evaluations::<Test>::insert(adapter, Evaluation { heldout_tokens: 0, ..evaluation(9) });
+		assert!(Models::do_try_state().is_err());
+		// An evaluation whose deposit is not held.
+		let other = NewAdapter::on(base, 3).id();
+		Evaluations::<Test>::insert(adapter, evaluation(9));
+		Evaluations::<Test>::insert(other, evaluation(10));
 		assert!(Models::do_try_state().is_err());
 	});
 }

@@ -44,6 +44,9 @@ parameter_types! {
 	pub const ModelDeposit: crate::Balance = 10 * UNIT;
 	/// Held from an adapter's author for the adapter's record.
 	pub const AdapterDeposit: crate::Balance = UNIT;
+	/// Held from an adapter's author for the adapter's evaluation: one fixed-size record (84
+	/// bytes), kept for good like the adapter's.
+	pub const EvaluationDeposit: crate::Balance = UNIT / 10;
 	/// Blocks between an author's price change and the block it takes effect (10 min at 6 s).
 	pub const PriceChangeDelay: BlockNumber = 100;
 
@@ -106,6 +109,7 @@ impl pallet_models::Config for Runtime {
 	type Currency = Balances;
 	type ModelDeposit = ModelDeposit;
 	type AdapterDeposit = AdapterDeposit;
+	type EvaluationDeposit = EvaluationDeposit;
 	type Datanets = Datanets;
 	type RevokeOrigin = EnsureRoot<crate::AccountId>;
 	type MaxUriLength = ConstU32<256>;
