@@ -12,6 +12,9 @@
 //!   answer records), its bytes uploaded to a record store with signed uploads, curated at the
 //!   store's measured token counts, frozen in two versions and verified byte for byte against
 //!   the chain (`lineage-oracle datanet-demo`);
+//! - [`train_demo`]: a trained adapter loaded into the oracle, a held-out question asked of the
+//!   base and the adapter, and its evaluation read back from the chain (`lineage-oracle
+//!   train-demo`);
 //! - [`contracts`]: deploy, call and read contracts through pallet-revive with explicit limits,
 //!   and the dApp demo (`lineage-oracle contract …`).
 
@@ -19,3 +22,4 @@ pub mod contracts;
 pub mod corpus;
 pub mod datanet_demo;
 pub mod demo;
+pub mod train_demo;

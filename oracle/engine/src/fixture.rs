@@ -418,6 +418,7 @@ fn write_adapter(out: &Path, spec: &FixtureSpec, i: usize) -> anyhow::Result<Fix
 		use_rslora,
 		rank_pattern,
 		alpha_pattern,
+		layers_to_transform: None,
 	};
 	write_peft(&dir, &config, &t)?;
 	Ok(FixtureAdapter { name, dir, rank: r, use_rslora, patterns })

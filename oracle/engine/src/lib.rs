@@ -10,6 +10,7 @@
 //! - [`gguf`]: Llama-family models from GGUF files (quantized or dequantized base linears);
 //! - [`model`]: weights, per-sequence KV caches and the batched forward step;
 //! - [`site`]: the groups of projections that share an input, as the model fuses them;
+//! - [`autograd`]: the same forward with gradients, for fine-tuning LoRA adapters;
 //! - [`lora`]: adapters held unmerged, applied per row group inside a step ([`merge`]: merged
 //!   into the base weights, the reference);
 //! - [`peft`]: reading and writing PEFT adapters, refusing what the engine cannot serve with an
@@ -26,6 +27,7 @@
 
 mod adapter_error;
 mod attention;
+pub mod autograd;
 pub mod chat;
 pub mod config;
 pub mod device;
@@ -44,6 +46,7 @@ pub mod site;
 mod vecmath;
 
 pub use adapter_error::{AdapterError, AdapterErrorKind, AdapterLimits};
+pub use autograd::{LoraDropout, TrainSeq};
 pub use chat::{ChatError, ChatTemplate, ChatTurn};
 pub use config::{ConfigError, ModelConfig, Proj};
 pub use error::ModelError;

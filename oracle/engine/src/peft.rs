@@ -411,6 +411,8 @@ pub struct LoraConfig {
 	pub rank_pattern: BTreeMap<String, usize>,
 	/// Per-module alphas that differ from `lora_alpha`.
 	pub alpha_pattern: BTreeMap<String, f64>,
+	/// The decoder layers that have modules, when not all do (PEFT's `layers_to_transform`).
+	pub layers_to_transform: Option<Vec<usize>>,
 }
 
 impl LoraConfig {
@@ -433,7 +435,7 @@ impl LoraConfig {
 			"fan_in_fan_out": false,
 			"inference_mode": true,
 			"init_lora_weights": true,
-			"layers_to_transform": null,
+			"layers_to_transform": self.layers_to_transform,
 			"revision": null,
 		})
 	}

@@ -53,6 +53,9 @@ enum Command {
 	/// in two versions, and verified byte for byte against the chain (needs a dev chain and a
 	/// record store).
 	DatanetDemo(lineage_client::datanet_demo::DatanetDemoArgs),
+	/// The training demo's end: a trained adapter loaded, a held-out question asked of the base
+	/// and the adapter, and the adapter's evaluation read back from the chain.
+	TrainDemo(lineage_client::train_demo::TrainDemoArgs),
 	/// Contracts (pallet-revive): deploy, call, read.
 	#[command(subcommand)]
 	Contract(ContractCommand),
@@ -79,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
 		Command::Operator(cmd) => key::run_operator(cmd).await,
 		Command::Demo(args) => demo::run(args).await,
 		Command::DatanetDemo(args) => lineage_client::datanet_demo::run(args).await,
+		Command::TrainDemo(args) => lineage_client::train_demo::run(args).await,
 		Command::Contract(cmd) => contract::run(cmd).await,
 	}
 }
