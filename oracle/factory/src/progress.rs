@@ -55,7 +55,7 @@ impl Running {
 			log.loss, tokens_per_s, log.learning_rate
 		));
 		bar.set_position(log.step as u64);
-		if log.step % self.every == 0 || Some(log.step as u64) == bar.length() {
+		if log.step.is_multiple_of(self.every) || Some(log.step as u64) == bar.length() {
 			let left = bar.eta().as_secs();
 			let total = bar.length().unwrap_or(0);
 			// The bar's state is locked while `suspend` runs its closure: read it before.

@@ -210,8 +210,7 @@ pub fn train(
 		)
 	};
 	let mut finished = true;
-	let mut ran = 0usize;
-	for step in start..total {
+	for (ran, step) in (start..total).enumerate() {
 		if opts.stop_after.is_some_and(|n| ran >= n) {
 			finished = false;
 			break;
@@ -264,7 +263,6 @@ pub fn train(
 		let secs = t0.elapsed().as_secs_f64();
 		bar.step(&entry, tokens as f64 / secs.max(1e-9));
 		log.push(entry);
-		ran += 1;
 		if (step + 1) % cfg.checkpoint_every == 0 || step + 1 == total {
 			save(step + 1, &opt, &log, &tokens_consumed)?;
 		}

@@ -115,7 +115,7 @@ async fn an_adapter_trained_from_a_datanet_is_registered_with_its_measured_linea
 		.expect_err("forged bytes are refused");
 	let text = err.to_string();
 	assert!(
-		text.contains(&format!("v2"))
+		text.contains("v2")
 			&& text.contains("record 5")
 			&& text.contains(&cid)
 			&& text.contains(&format!("contribution {}", victim.at.contribution)),
