@@ -9,7 +9,7 @@
 //!
 //! The adapter beats the base when its held-out loss is lower.
 
-use candle_core::{Tensor, D};
+use candle_core::D;
 use lineage_engine::{LoraAdapter, LoraModule, Model, SeqInput};
 use serde::{Deserialize, Serialize};
 
@@ -222,21 +222,4 @@ pub fn evaluate(
 		adapter: adapter_m,
 		samples,
 	})
-}
-
-/// The held-out loss of one model, for tests: mean loss per answer token.
-pub fn mean_loss(model: &Model, examples: &[Example], lora: &[LoraModule]) -> anyhow::Result<f64> {
-	let (l, tokens, _) = score(model, examples, lora)?;
-	Ok(l.iter().sum::<f64>() / tokens.max(1) as f64)
-}
-
-/// The logits of the scored rows, for tests comparing forms.
-pub fn scored_logits(model: &Model, e: &Example, lora: &[LoraModule]) -> anyhow::Result<Tensor> {
-	let input = e.input();
-	let scored = e.scored();
-	Ok(model.train_logits(
-		&[lineage_engine::TrainSeq { tokens: &input, scored: &scored }],
-		lora,
-		None,
-	)?)
 }

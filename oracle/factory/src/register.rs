@@ -56,10 +56,9 @@ pub struct Registered {
 }
 
 fn parse_hash(text: &str) -> anyhow::Result<H256> {
-	let mut out = [0u8; 32];
-	hex::decode_to_slice(text.trim_start_matches("0x"), &mut out)
-		.map_err(|e| anyhow::anyhow!("{text:?} is not a 32-byte hash: {e}"))?;
-	Ok(H256(out))
+	lineage_adapters::store::parse_hash(text)
+		.map(|h| H256(h.0))
+		.ok_or_else(|| anyhow::anyhow!("{text:?} is not a 32-byte hash in hex"))
 }
 
 /// What an artifact hash is registered as on chain.
