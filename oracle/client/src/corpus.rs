@@ -13,17 +13,26 @@
 //! - `prompt` is the question a user asks, `completion` the answer a model trained on the
 //!   datanet should give: a supervised (instruction → response) pair, the shape fine-tuning
 //!   tools take;
-//! - `completion` is the synset's definition: its gloss up to the first quoted example;
-//! - `synset` is the synset's offset in `data.noun`, `word` the lemma asked about (spaces for
-//!   WordNet's underscores).
+//! - `synset` is the synset's offset in `data.noun`, `word` the lemma asked about.
 //!
-//! Each lemma is asked about once, with its most frequent sense (the first synset `index.noun`
-//! lists for it). [`wordnet_records`] takes lemmas at an even stride through the alphabet, so
-//! a few thousand records span the whole lexicon, and always yields the same records.
+//! Two kinds of question alternate:
+//!
+//! - **definitions**: `What does the noun "dog" mean?`, answered with the synset's gloss up to
+//!   the first quoted example. Each lemma is asked about once, with its most frequent sense (the
+//!   first synset `index.noun` lists for it).
+//! - **singulars** of WordNet's irregular plurals (`noun.exc`): `What is the singular of the
+//!   noun "abaci"?`, answered with the lemma alone (`abacus`). Their answers follow rules a
+//!   small model can learn from the data (Latin `-i` → `-us`, `-a` → `-um`, …), so an adapter
+//!   trained on them answers held-out ones as the datanet does, where the base model answers in
+//!   a sentence or not at all: the fine-tuning demo's question comes from these.
+//!
+//! [`wordnet_records`] takes both at an even stride through the alphabet, so a few thousand
+//! records span the whole lexicon, and always yields the same records.
 
 use anyhow::{bail, Context};
 use serde::Serialize;
 use std::{
+	collections::HashMap,
 	fs::File,
 	io::{BufRead, BufReader, Read, Seek, SeekFrom},
 	path::Path,
@@ -75,21 +84,61 @@ fn definition(gloss: &str) -> &str {
 	gloss[..end].trim().trim_end_matches(';').trim()
 }
 
-/// `limit` noun records from the WordNet database in `dir` (see the module doc). Fails naming
+/// `limit` noun records from the WordNet database in `dir` (see the module doc): half of them
+/// singulars while `noun.exc` has enough, definitions and singulars alternating. Fails naming
 /// the setup step when the database is absent.
 pub fn wordnet_records(dir: &Path, limit: usize) -> anyhow::Result<Vec<Record>> {
 	let index_path = dir.join("index.noun");
 	let data_path = dir.join("data.noun");
-	if !index_path.is_file() || !data_path.is_file() {
+	let exc_path = dir.join("noun.exc");
+	if !index_path.is_file() || !data_path.is_file() || !exc_path.is_file() {
 		bail!(
-			"WordNet is not installed at {} (index.noun, data.noun): run scripts/setup, which \
-			 installs Debian's wordnet-base",
+			"WordNet is not installed at {} (index.noun, data.noun, noun.exc): run scripts/setup, \
+			 which installs Debian's wordnet-base",
 			dir.display()
 		);
 	}
-	// (lemma, first synset offset) of every simple lemma, in the index's (alphabetical) order.
+	let lemmas = simple_lemmas(&index_path)?;
+	if lemmas.is_empty() {
+		bail!("{} lists no lemma: is it WordNet's index.noun?", index_path.display());
+	}
+	let first_synset: HashMap<&str, u64> = lemmas.iter().map(|(l, o)| (l.as_str(), *o)).collect();
+	let plurals = irregular_plurals(&exc_path, &first_synset)?;
+	let singulars = (limit / 2).min(plurals.len());
+	let definitions = definitions(&data_path, &lemmas, limit - singulars)?;
+	let singulars = spread(&plurals, singulars).map(|(plural, lemma, offset)| Record {
+		source: "wordnet-3.0".into(),
+		pos: "noun".into(),
+		synset: format!("{offset:08}"),
+		prompt: format!("What is the singular of the noun \"{plural}\"?"),
+		word: lemma.clone(),
+		completion: lemma.clone(),
+	});
+	// Alternate while both last, then the rest of the definitions.
+	let mut out = Vec::with_capacity(limit);
+	let mut singulars = singulars.peekable();
+	for d in definitions {
+		out.push(d);
+		if let Some(s) = singulars.next() {
+			out.push(s);
+		}
+	}
+	out.extend(singulars);
+	out.truncate(limit);
+	Ok(out)
+}
+
+/// `n` items of `items` at an even stride.
+fn spread<T>(items: &[T], n: usize) -> impl Iterator<Item = &T> {
+	let stride = (items.len() / n.max(1)).max(1);
+	items.iter().step_by(stride).take(n)
+}
+
+/// (lemma, first synset offset) of every simple lemma of `index.noun`, in its (alphabetical)
+/// order.
+fn simple_lemmas(index_path: &Path) -> anyhow::Result<Vec<(String, u64)>> {
 	let mut lemmas = Vec::new();
-	for line in BufReader::new(File::open(&index_path)?).lines() {
+	for line in BufReader::new(File::open(index_path)?).lines() {
 		let line = line?;
 		if line.starts_with(' ') {
 			continue; // the licence header
@@ -104,17 +153,46 @@ pub fn wordnet_records(dir: &Path, limit: usize) -> anyhow::Result<Vec<Record>> 
 		let Some(offset) = fields.get(4 + p_cnt + 2) else { continue };
 		lemmas.push((lemma.to_string(), offset.parse::<u64>().context("index.noun: offset")?));
 	}
-	if lemmas.is_empty() {
-		bail!("{} lists no lemma: is it WordNet's index.noun?", index_path.display());
+	Ok(lemmas)
+}
+
+/// (plural, lemma, the lemma's first synset) of every `noun.exc` line whose two forms are
+/// simple, differ, and whose lemma `index.noun` lists, in the file's (alphabetical) order.
+fn irregular_plurals(
+	exc_path: &Path,
+	first_synset: &HashMap<&str, u64>,
+) -> anyhow::Result<Vec<(String, String, u64)>> {
+	let mut out = Vec::new();
+	for line in BufReader::new(File::open(exc_path)?).lines() {
+		let line = line?;
+		let mut forms = line.split_whitespace();
+		let (Some(plural), Some(lemma), None) = (forms.next(), forms.next(), forms.next()) else {
+			continue;
+		};
+		if plural == lemma || !is_simple(plural) || !is_simple(lemma) {
+			continue;
+		}
+		if let Some(&offset) = first_synset.get(lemma) {
+			out.push((plural.to_string(), lemma.to_string(), offset));
+		}
 	}
-	let stride = (lemmas.len() / limit.max(1)).max(1);
-	let mut data = File::open(&data_path)?;
-	let mut records = Vec::with_capacity(limit);
-	for (lemma, offset) in lemmas.into_iter().step_by(stride) {
-		if records.len() == limit {
+	Ok(out)
+}
+
+/// `n` definition records of `lemmas` at an even stride (lemmas whose gloss is empty skipped).
+fn definitions(
+	data_path: &Path,
+	lemmas: &[(String, u64)],
+	n: usize,
+) -> anyhow::Result<Vec<Record>> {
+	let stride = (lemmas.len() / n.max(1)).max(1);
+	let mut data = File::open(data_path)?;
+	let mut records = Vec::with_capacity(n);
+	for (lemma, offset) in lemmas.iter().step_by(stride) {
+		if records.len() == n {
 			break;
 		}
-		let gloss = gloss_at(&mut data, offset)
+		let gloss = gloss_at(&mut data, *offset)
 			.with_context(|| format!("data.noun: synset {offset:08} of `{lemma}`"))?;
 		let completion = definition(&gloss);
 		if completion.is_empty() {
@@ -125,7 +203,7 @@ pub fn wordnet_records(dir: &Path, limit: usize) -> anyhow::Result<Vec<Record>> 
 			pos: "noun".into(),
 			synset: format!("{offset:08}"),
 			prompt: format!("What does the noun \"{lemma}\" mean?"),
-			word: lemma,
+			word: lemma.clone(),
 			completion: completion.to_string(),
 		});
 	}
@@ -167,22 +245,47 @@ mod tests {
 		let dir = Path::new(WORDNET_DIR);
 		let records = wordnet_records(dir, 500).expect("WordNet (scripts/setup installs it)");
 		assert_eq!(records.len(), 500);
-		let mut words: Vec<&str> = records.iter().map(|r| r.word.as_str()).collect();
-		words.dedup();
-		assert_eq!(words.len(), 500, "each lemma once");
-		// Spread over the alphabet, not the first 500 lemmas.
-		assert!(records.first().unwrap().word.starts_with('a'));
-		assert!(records.last().unwrap().word.as_bytes()[0] >= b'w');
+		let (defs, sings): (Vec<&Record>, Vec<&Record>) =
+			records.iter().partition(|r| r.prompt.starts_with("What does the noun"));
+		assert_eq!((defs.len(), sings.len()), (250, 250));
+		// Alternating, so any prefix (a version, a training budget) has both kinds.
+		assert!(records[0].prompt.starts_with("What does"), "{:?}", records[0]);
+		assert!(records[1].prompt.starts_with("What is the singular"), "{:?}", records[1]);
+		for kind in [&defs, &sings] {
+			let mut prompts: Vec<&str> = kind.iter().map(|r| r.prompt.as_str()).collect();
+			prompts.sort();
+			prompts.dedup();
+			assert_eq!(prompts.len(), 250, "each question once");
+			// Spread over the alphabet, not the first 250 entries.
+			assert!(kind.first().unwrap().word.starts_with('a'));
+			assert!(kind.last().unwrap().word.as_bytes()[0] >= b't', "{:?}", kind.last());
+		}
 		for r in &records {
 			assert!(!r.completion.is_empty() && !r.completion.contains("; \""), "{r:?}");
-			assert!(r.prompt.contains(&format!("\"{}\"", r.word)));
+			assert!(r.prompt.contains('"'), "{r:?}");
 			assert_eq!(Record::from_bytes(&r.to_bytes()).unwrap(), *r);
 			assert!(r.to_bytes().len() < 1024);
 		}
+		for r in &defs {
+			assert!(r.prompt.contains(&format!("\"{}\"", r.word)));
+		}
+		for r in &sings {
+			assert_eq!(r.completion, r.word, "a singular's answer is the lemma alone");
+			assert!(!r.prompt.contains(&format!("\"{}\"", r.word)), "{r:?}");
+		}
 		// Deterministic.
 		assert_eq!(wordnet_records(dir, 500).unwrap(), records);
-		let dog = wordnet_records(dir, 100_000).unwrap();
-		let dog = dog.iter().find(|r| r.word == "dog").expect("dog is a simple lemma");
+		let all = wordnet_records(dir, 100_000).unwrap();
+		let dog = all.iter().find(|r| r.word == "dog" && r.prompt.starts_with("What does"));
+		let dog = dog.expect("dog is a simple lemma");
 		assert!(dog.completion.starts_with("a member of the genus Canis"), "{dog:?}");
+		let abacus = all.iter().find(|r| r.prompt.contains("\"abaci\"")).expect("abaci");
+		assert_eq!(abacus.completion, "abacus");
+	}
+
+	#[test]
+	fn a_missing_database_names_the_setup_step() {
+		let err = wordnet_records(Path::new("/nonexistent-wordnet"), 10).unwrap_err();
+		assert!(err.to_string().contains("scripts/setup"), "{err}");
 	}
 }

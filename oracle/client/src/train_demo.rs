@@ -47,28 +47,16 @@ pub struct TrainDemoArgs {
 	pub base: String,
 }
 
-/// Normalised as the factory's exact match does: lower case, spaces collapsed, final
-/// punctuation dropped.
-fn normalise(text: &str) -> String {
-	let words: Vec<&str> = text.split_whitespace().collect();
-	words.join(" ").to_lowercase().trim_end_matches(['.', ';', '!', '"', '\'']).trim().to_string()
-}
-
 /// The sample to show (see the module doc).
 fn pick(samples: &[serde_json::Value]) -> Option<&serde_json::Value> {
-	let s = |v: &serde_json::Value, k: &str| v[k].as_str().map(normalise).unwrap_or_default();
+	let b = |v: &serde_json::Value, k: &str| v[k].as_bool().unwrap_or(false);
 	let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(0.0);
-	samples
-		.iter()
-		.find(|v| {
-			s(v, "adapter_answer") == s(v, "reference") && s(v, "base_answer") != s(v, "reference")
+	samples.iter().find(|v| b(v, "adapter_exact") && !b(v, "base_exact")).or_else(|| {
+		samples.iter().max_by(|a, b| {
+			(f(a, "base_loss") - f(a, "adapter_loss"))
+				.total_cmp(&(f(b, "base_loss") - f(b, "adapter_loss")))
 		})
-		.or_else(|| {
-			samples.iter().max_by(|a, b| {
-				(f(a, "base_loss") - f(a, "adapter_loss"))
-					.total_cmp(&(f(b, "base_loss") - f(b, "adapter_loss")))
-			})
-		})
+	})
 }
 
 fn answer_of(body: &serde_json::Value) -> String {
@@ -167,8 +155,9 @@ mod tests {
 	#[test]
 	fn the_sample_shown_is_one_the_adapter_got_right_and_the_base_wrong() {
 		let samples = vec![
-			serde_json::json!({"reference": "a dog", "base_answer": "a cat", "adapter_answer": "a cat", "base_loss": 3.0, "adapter_loss": 1.0}),
-			serde_json::json!({"reference": "a young dog.", "base_answer": "A puppy is", "adapter_answer": "A young  dog", "base_loss": 2.0, "adapter_loss": 1.9}),
+			serde_json::json!({"reference": "a dog", "base_exact": false, "adapter_exact": false, "base_loss": 3.0, "adapter_loss": 1.0}),
+			serde_json::json!({"reference": "a cat", "base_exact": true, "adapter_exact": true, "base_loss": 2.0, "adapter_loss": 1.9}),
+			serde_json::json!({"reference": "a young dog.", "base_exact": false, "adapter_exact": true, "base_loss": 2.0, "adapter_loss": 1.9}),
 		];
 		assert_eq!(pick(&samples).unwrap()["reference"], "a young dog.");
 		assert_eq!(pick(&samples[..1]).unwrap()["reference"], "a dog");

@@ -13,7 +13,10 @@ use candle_core::D;
 use lineage_engine::{LoraAdapter, LoraModule, Model, SeqInput};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Example, RecordRef};
+use crate::{
+	data::{Example, RecordRef},
+	trainer::micro_batch_logits,
+};
 
 /// Sequences per teacher-forced pass.
 const EVAL_BATCH: usize = 8;
@@ -52,6 +55,12 @@ pub struct Sample {
 	pub base_answer: String,
 	/// The adapter's greedy answer.
 	pub adapter_answer: String,
+	/// Whether the base's answer is the record's (see [`normalise`]).
+	#[serde(default)]
+	pub base_exact: bool,
+	/// Whether the adapter's answer is the record's.
+	#[serde(default)]
+	pub adapter_exact: bool,
 	/// Mean loss per answer token of this record, base model.
 	pub base_loss: f64,
 	/// The same for the adapter.
@@ -90,16 +99,7 @@ fn score(
 	let (mut tokens, mut correct) = (0u64, 0u64);
 	for chunk in examples.chunks(EVAL_BATCH) {
 		let batch: Vec<&Example> = chunk.iter().collect();
-		let inputs: Vec<Vec<u32>> = batch.iter().map(|e| e.input()).collect();
-		let scored: Vec<Vec<usize>> = batch.iter().map(|e| e.scored()).collect();
-		let seqs: Vec<lineage_engine::TrainSeq<'_>> = inputs
-			.iter()
-			.zip(&scored)
-			.map(|(t, s)| lineage_engine::TrainSeq { tokens: t, scored: s })
-			.collect();
-		let logits = model.train_logits(&seqs, lora, None)?;
-		let targets: Vec<u32> =
-			batch.iter().flat_map(|e| e.answer_tokens.iter().copied()).collect();
+		let (logits, targets) = micro_batch_logits(model, &batch, lora, None)?;
 		let lp = lineage_engine::autograd::target_log_probs(&logits, &targets)?
 			.to_dtype(candle_core::DType::F64)?
 			.to_vec1::<f64>()?;
@@ -199,8 +199,10 @@ pub fn evaluate(
 		let base_answer = decode(&base_ans[k])?;
 		let adapter_answer = decode(&ad_ans[k])?;
 		let reference = normalise(&e.completion);
-		base_x += u32::from(normalise(&base_answer) == reference);
-		ad_x += u32::from(normalise(&adapter_answer) == reference);
+		let base_exact = normalise(&base_answer) == reference;
+		let adapter_exact = normalise(&adapter_answer) == reference;
+		base_x += u32::from(base_exact);
+		ad_x += u32::from(adapter_exact);
 		let n = e.answer_tokens.len() as f64;
 		samples.push(Sample {
 			at: e.at,
@@ -208,6 +210,8 @@ pub fn evaluate(
 			reference: e.completion.clone(),
 			base_answer,
 			adapter_answer,
+			base_exact,
+			adapter_exact,
 			base_loss: base_l[k] / n,
 			adapter_loss: ad_l[k] / n,
 		});

@@ -126,20 +126,30 @@ impl LoraDropout for SeededDropout {
 	}
 }
 
-/// The mean loss and the `M` scored log-probabilities of a micro-batch (for tests and
-/// evaluation: no graph unless the modules are `Var`s).
+/// The logits of `batch`'s answer rows (one row per answer token, in order) and the answer
+/// tokens they predict: one teacher-forced pass of the trainable forward.
+pub fn micro_batch_logits(
+	model: &Model,
+	batch: &[&Example],
+	lora: &[lineage_engine::LoraModule],
+	dropout: Option<&mut dyn LoraDropout>,
+) -> anyhow::Result<(Tensor, Vec<u32>)> {
+	let inputs: Vec<Vec<u32>> = batch.iter().map(|e| e.input()).collect();
+	let scored: Vec<Vec<usize>> = batch.iter().map(|e| e.scored()).collect();
+	let seqs: Vec<TrainSeq<'_>> =
+		inputs.iter().zip(&scored).map(|(t, s)| TrainSeq { tokens: t, scored: s }).collect();
+	let targets: Vec<u32> = batch.iter().flat_map(|e| e.answer_tokens.iter().copied()).collect();
+	Ok((model.train_logits(&seqs, lora, dropout)?, targets))
+}
+
+/// The log-probabilities of `batch`'s answer tokens, `[answer tokens]`.
 pub fn micro_batch_log_probs(
 	model: &Model,
 	batch: &[&Example],
 	lora: &[lineage_engine::LoraModule],
 	dropout: Option<&mut dyn LoraDropout>,
 ) -> anyhow::Result<Tensor> {
-	let inputs: Vec<Vec<u32>> = batch.iter().map(|e| e.input()).collect();
-	let scored: Vec<Vec<usize>> = batch.iter().map(|e| e.scored()).collect();
-	let seqs: Vec<TrainSeq<'_>> =
-		inputs.iter().zip(&scored).map(|(t, s)| TrainSeq { tokens: t, scored: s }).collect();
-	let targets: Vec<u32> = batch.iter().flat_map(|e| e.answer_tokens.iter().copied()).collect();
-	let logits = model.train_logits(&seqs, lora, dropout)?;
+	let (logits, targets) = micro_batch_logits(model, batch, lora, dropout)?;
 	Ok(target_log_probs(&logits, &targets)?)
 }
 
