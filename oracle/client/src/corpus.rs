@@ -157,12 +157,16 @@ fn simple_lemmas(index_path: &Path) -> anyhow::Result<Vec<(String, u64)>> {
 }
 
 /// (plural, lemma, the lemma's first synset) of every `noun.exc` line whose two forms are
-/// simple, differ, and whose lemma `index.noun` lists, in the file's (alphabetical) order.
+/// simple, differ, and whose lemma `index.noun` lists, in the file's (alphabetical) order. Each
+/// plural once: the file repeats some lines and gives a few plurals two lemmas (`involucra`),
+/// and a record must be unique (the store refuses the same bytes from two contributors) and
+/// have one answer.
 fn irregular_plurals(
 	exc_path: &Path,
 	first_synset: &HashMap<&str, u64>,
 ) -> anyhow::Result<Vec<(String, String, u64)>> {
 	let mut out = Vec::new();
+	let mut seen = std::collections::HashSet::new();
 	for line in BufReader::new(File::open(exc_path)?).lines() {
 		let line = line?;
 		let mut forms = line.split_whitespace();
@@ -172,7 +176,7 @@ fn irregular_plurals(
 		if plural == lemma || !is_simple(plural) || !is_simple(lemma) {
 			continue;
 		}
-		if let Some(&offset) = first_synset.get(lemma) {
+		if let Some(&offset) = first_synset.get(lemma).filter(|_| seen.insert(plural.to_string())) {
 			out.push((plural.to_string(), lemma.to_string(), offset));
 		}
 	}
@@ -276,6 +280,12 @@ mod tests {
 		// Deterministic.
 		assert_eq!(wordnet_records(dir, 500).unwrap(), records);
 		let all = wordnet_records(dir, 100_000).unwrap();
+		// Every record and every question once (the demo uploads thousands; the store refuses
+		// the same bytes from two contributors).
+		let mut prompts: Vec<&str> = all.iter().map(|r| r.prompt.as_str()).collect();
+		prompts.sort();
+		prompts.dedup();
+		assert_eq!(prompts.len(), all.len(), "a question repeats");
 		let dog = all.iter().find(|r| r.word == "dog" && r.prompt.starts_with("What does"));
 		let dog = dog.expect("dog is a simple lemma");
 		assert!(dog.completion.starts_with("a member of the genus Canis"), "{dog:?}");
