@@ -3,8 +3,8 @@
 //! one block of the normal dispatch class.
 //!
 //! An entry is one (payer, adapter) pair; its cost is small (`e`), a distinct payer costs one
-//! escrow read and write (`p`), a distinct adapter two reads (`a`). Run with `--nocapture` to
-//! print the table.
+//! voucher signature check and its escrow and spend reads and writes (`p`), a distinct adapter
+//! two reads (`a`). Run with `--nocapture` to print the table.
 
 use lineage_runtime::{configs::RuntimeBlockWeights, Runtime};
 use pallet_usage::WeightInfo;
@@ -25,10 +25,12 @@ fn max_normal_extrinsic() -> Weight {
 
 /// The most entries in batches of `entries_per_payer` entries per payer over `adapters` adapters
 /// that fit in one block's normal class (whole batches of at most `MaxEntriesPerBatch`, then
-/// one partial batch).
+/// one partial batch), each with at most `MaxPayersPerBatch` payers.
 fn entries_per_block(entries_per_payer: u32, adapters: u32) -> (u32, Weight) {
 	let limit = max_normal_extrinsic();
-	let max_batch = <Runtime as pallet_usage::Config>::MaxEntriesPerBatch::get();
+	let max_payers = <Runtime as pallet_usage::Config>::MaxPayersPerBatch::get();
+	let max_batch = <Runtime as pallet_usage::Config>::MaxEntriesPerBatch::get()
+		.min(max_payers.saturating_mul(entries_per_payer));
 	let weight =
 		|e: u32| UsageWeights::submit_usage(e, e.div_ceil(entries_per_payer), adapters.min(e));
 	// The largest single batch that fits.
@@ -86,6 +88,15 @@ fn a_full_batch_fits_in_one_extrinsic() {
 	// The most entries a batch may hold, over the fewest payers that allows.
 	let w = UsageWeights::submit_usage(max_batch, max_batch / max_adapters, max_adapters);
 	assert!(w.all_lte(max_normal_extrinsic()), "a full batch weighs {w:?}");
+	// And with the most payers a batch may hold, each with a voucher to check.
+	let max_payers = <Runtime as pallet_usage::Config>::MaxPayersPerBatch::get();
+	let w = UsageWeights::submit_usage(max_batch, max_payers, max_adapters);
+	println!(
+		"a batch of {max_batch} entries, {max_payers} payers: {:.3} s ref time, {} KiB proof",
+		w.ref_time() as f64 / 1e12,
+		w.proof_size() / 1024
+	);
+	assert!(w.all_lte(max_normal_extrinsic()), "a batch with the most payers weighs {w:?}");
 }
 
 #[test]

@@ -96,6 +96,50 @@ pub async fn escrow_balance(
 	Ok(v.map(|v| v.decode()).transpose().map_err(rpc_err)?.map_or(0, |e| e.balance))
 }
 
+/// What the chain says of a payer with one operator: what it may still be charged, and what it
+/// has been charged in total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PayerStanding {
+	/// The escrow balance.
+	pub escrow: u128,
+	/// The amount of a pending withdrawal request (0 when none): it leaves escrow once its
+	/// notice passes, so an oracle does not count on it.
+	pub withdrawing: u128,
+	/// What the operator has charged the payer in total, over all batches (`Usage::Spent`):
+	/// the payer's vouchers must cover this and anything more.
+	pub spent: u128,
+}
+
+/// `payer`'s [`PayerStanding`] with `operator` at `at` (zeros when there is no escrow).
+pub async fn payer_standing(
+	at: &BlockClient,
+	payer: AccountId32,
+	operator: AccountId32,
+) -> Result<PayerStanding, ChainError> {
+	let escrow = at
+		.storage()
+		.try_fetch(lineage::storage().usage().escrows(), (payer.clone(), operator.clone()))
+		.await
+		.map_err(rpc_err)?
+		.map(|v| v.decode())
+		.transpose()
+		.map_err(rpc_err)?;
+	let spent = at
+		.storage()
+		.try_fetch(lineage::storage().usage().spent(), (payer, operator))
+		.await
+		.map_err(rpc_err)?
+		.map(|v| v.decode())
+		.transpose()
+		.map_err(rpc_err)?
+		.unwrap_or(0);
+	Ok(PayerStanding {
+		escrow: escrow.as_ref().map_or(0, |e| e.balance),
+		withdrawing: escrow.and_then(|e| e.withdrawal).map_or(0, |(amount, _)| amount),
+		spent,
+	})
+}
+
 /// `operator`'s registration at `at`, if it is registered.
 pub async fn operator_info(
 	at: &BlockClient,

@@ -37,7 +37,7 @@ use lineage_chain::{
 		},
 	},
 	operator::register,
-	payer::sign_request,
+	payer::{sign_request, RequestToSign, SPENT_HEADER},
 	submit_and_finalize,
 	time::unix_time_ms,
 	LineageClient,
@@ -326,7 +326,16 @@ pub fn model_hash(path: &std::path::Path) -> anyhow::Result<Hash> {
 	Ok(lineage_primitives::artifact_hash(&named))
 }
 
+/// What a [`PayerClient`] lets one request add to a payer's spend limit by default: 1 LIN.
+pub const DEFAULT_ALLOWANCE: u128 = 10_000_000_000;
+
 /// An HTTP client that signs each request as its payer for one oracle (operator) on one chain.
+///
+/// Each request's spend limit is what the oracle last said it counts against the payer
+/// (`x-lineage-spent`, 0 before the first answer) plus [`PayerClient::allowance`], so the most
+/// the operator can ever take is what the payer used plus one allowance. When the oracle answers
+/// `spend_limit_too_low` (it counts more, say after a restart), the client signs once more on
+/// top of the figure the oracle sent.
 #[derive(Clone, Debug)]
 pub struct PayerClient {
 	/// The HTTP client.
@@ -337,9 +346,37 @@ pub struct PayerClient {
 	pub genesis: [u8; 32],
 	/// The operator the oracle serves as.
 	pub operator: AccountId32,
+	/// What one request may add to the spend limit.
+	pub allowance: u128,
+	/// Per payer: what the oracle last counted against the payer's spend limit.
+	spent: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], u128>>>,
 }
 
 impl PayerClient {
+	/// A client of the oracle at `oracle` (operator `operator`, chain `genesis`), allowing
+	/// [`DEFAULT_ALLOWANCE`] per request.
+	pub fn new(
+		http: reqwest::Client,
+		oracle: String,
+		genesis: [u8; 32],
+		operator: AccountId32,
+	) -> Self {
+		PayerClient {
+			http,
+			oracle,
+			genesis,
+			operator,
+			allowance: DEFAULT_ALLOWANCE,
+			spent: Default::default(),
+		}
+	}
+
+	/// What the oracle last counted against `payer`'s spend limit (0 before its first answer).
+	pub fn spent(&self, payer: &Keypair) -> u128 {
+		let spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+		spent.get(&payer.public_key().0).copied().unwrap_or(0)
+	}
+
 	/// A chat completion (greedy) signed by `payer`: `(HTTP status, parsed body)`.
 	pub async fn chat(
 		&self,
@@ -354,21 +391,46 @@ impl PayerClient {
 			"max_tokens": max_tokens,
 			"temperature": 0,
 		}))?;
-		let now = unix_time_ms();
-		let headers =
-			sign_request(payer, self.genesis, self.operator.0, &body, now, rand::random());
-		let mut req = self
-			.http
-			.post(format!("{}/v1/chat/completions", self.oracle))
-			.header("content-type", "application/json")
-			.body(body);
-		for (name, value) in headers {
-			req = req.header(name, value);
+		let mut retried = false;
+		loop {
+			let spend_limit = self.spent(payer).saturating_add(self.allowance);
+			let path = "/v1/chat/completions";
+			let request = RequestToSign {
+				method: "POST",
+				path,
+				body: &body,
+				timestamp_ms: unix_time_ms(),
+				nonce: rand::random(),
+				spend_limit,
+			};
+			let headers = sign_request(payer, self.genesis, self.operator.0, &request);
+			let mut req = self
+				.http
+				.post(format!("{}{path}", self.oracle))
+				.header("content-type", "application/json")
+				.body(body.clone());
+			for (name, value) in headers {
+				req = req.header(name, value);
+			}
+			let resp = req.send().await.context("sending a completion to the oracle")?;
+			let status = resp.status().as_u16();
+			let counted = resp
+				.headers()
+				.get(SPENT_HEADER)
+				.and_then(|v| v.to_str().ok())
+				.and_then(|v| v.parse::<u128>().ok());
+			if let Some(counted) = counted {
+				let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+				spent.insert(payer.public_key().0, counted);
+			}
+			let json: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+			let too_low = json["error"]["code"] == "spend_limit_too_low";
+			if too_low && counted.is_some() && !retried {
+				retried = true;
+				continue;
+			}
+			return Ok((status, json));
 		}
-		let resp = req.send().await.context("sending a completion to the oracle")?;
-		let status = resp.status().as_u16();
-		let json = resp.json().await.unwrap_or(serde_json::Value::Null);
-		Ok((status, json))
 	}
 }
 
@@ -531,12 +593,8 @@ pub async fn run_demo(cfg: &DemoConfig) -> anyhow::Result<DemoReport> {
 
 	// 5. Completions, once the oracle serves the adapters.
 	let http = reqwest::Client::new();
-	let payers = PayerClient {
-		http: http.clone(),
-		oracle: cfg.oracle.clone(),
-		genesis: client.genesis_hash().0,
-		operator,
-	};
+	let payers =
+		PayerClient::new(http.clone(), cfg.oracle.clone(), client.genesis_hash().0, operator);
 	let questions = ["What is 2 + 2?", "Name a primary colour.", "Say hello in French."];
 	let deadline = tokio::time::Instant::now() + cfg.timeout;
 	let mut answers = Vec::new();

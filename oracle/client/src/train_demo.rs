@@ -105,12 +105,12 @@ pub async fn run(args: TrainDemoArgs) -> anyhow::Result<()> {
 	let reference = sample["reference"].as_str().unwrap_or_default();
 	let operator = keypair_from_suri(&args.operator_suri)?;
 	let payer = keypair_from_suri(&args.payer_suri)?;
-	let oracle = PayerClient {
-		http: http.clone(),
-		oracle: args.oracle.clone(),
-		genesis: client.genesis_hash().0,
-		operator: account_of(&operator),
-	};
+	let oracle = PayerClient::new(
+		http.clone(),
+		args.oracle.clone(),
+		client.genesis_hash().0,
+		account_of(&operator),
+	);
 	let max_tokens = 64;
 	let (base_status, base_body) = oracle.chat(&payer, &args.base, question, max_tokens).await?;
 	let (ad_status, ad_body) = oracle.chat(&payer, &args.name, question, max_tokens).await?;

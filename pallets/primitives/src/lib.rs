@@ -8,7 +8,8 @@
 //! registries, the artifact-hash rule, and (in [`usage`]) the usage batch an operator signs, its
 //! signing payload, the records' Merkle rule, and the traits the usage and attribution pallets
 //! reach the registries through, and (in [`jobs`]) the fulfilment of an on-chain inference job an
-//! operator signs, and (in [`merkle`]) the Merkle rule of datanet versions with the frontier
+//! operator signs, and (in [`payer`]) what a payer signs for each request, the voucher that
+//! bounds what the chain may charge them, and (in [`merkle`]) the Merkle rule of datanet versions with the frontier
 //! that builds it one record at a time.
 
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -17,6 +18,7 @@ extern crate alloc;
 
 pub mod jobs;
 pub mod merkle;
+pub mod payer;
 pub mod usage;
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};

@@ -4,9 +4,11 @@
 //! An oracle records every finished request as a [`UsageRecord`]. It aggregates the records of
 //! one period into a [`UsageBatch`]: one [`UsageEntry`] per (payer, adapter), sorted by that
 //! pair, and the Merkle root of the individual records ([`records_root`]). The operator's
-//! signing key signs [`signing_payload`] — the SCALE bytes of `(genesis hash, batch)` — so a
-//! batch is bound to one chain and to the operator's next sequence number, and cannot be
-//! replayed.
+//! signing key signs [`signing_payload`] — the SCALE bytes of `(BATCH_DOMAIN, genesis hash,
+//! batch)` — so a batch signature is valid as nothing else, is bound to one chain and to the
+//! operator's next sequence number, and cannot be replayed. Beside the batch travel the payers'
+//! own signatures ([`crate::payer::PayerVoucher`]): one per payer, bounding what the batch may
+//! charge them.
 
 use crate::{AdapterId, DatanetId, DatanetVersionRef, VersionId};
 use alloc::vec::Vec;
@@ -63,14 +65,18 @@ pub struct UsageBatch<AccountId> {
 	pub records_root: H256,
 }
 
+/// The domain tag in front of every usage batch payload, so a batch signature can never be
+/// valid as a fulfilment, a payer request or any other signed payload.
+pub const BATCH_DOMAIN: [u8; 13] = *b"lineage/usage";
+
 /// The bytes an operator signs for `batch` on the chain whose genesis hash is `genesis_hash`:
-/// the SCALE encoding of `(genesis_hash, batch)`.
+/// the SCALE encoding of `(BATCH_DOMAIN, genesis_hash, batch)`.
 /// `Hash` is the chain's hash type (`H256` on Lineage; generic so mock runtimes can use theirs).
 pub fn signing_payload<Hash: Encode, AccountId: Encode>(
 	genesis_hash: &Hash,
 	batch: &UsageBatch<AccountId>,
 ) -> Vec<u8> {
-	(genesis_hash, batch).encode()
+	(BATCH_DOMAIN, genesis_hash, batch).encode()
 }
 
 /// One finished request, as the oracle journals it. Not sent to the chain: only the Merkle root
@@ -209,10 +215,11 @@ mod tests {
 	}
 
 	#[test]
-	fn signing_payload_is_genesis_then_batch() {
+	fn signing_payload_is_domain_genesis_then_batch() {
 		let genesis = H256::repeat_byte(0xaa);
 		let b = batch();
-		let mut expected = genesis.encode();
+		let mut expected = b"lineage/usage".to_vec();
+		expected.extend(genesis.encode());
 		expected.extend(b.encode());
 		assert_eq!(signing_payload(&genesis, &b), expected);
 		// Another chain, another sequence: other bytes.

@@ -308,9 +308,12 @@ mod benchmarks {
 		e: Linear<{ T::MaxEntriesPerBatch::get() / 4 }, { T::MaxEntriesPerBatch::get() }>,
 		p: Linear<
 			{ T::MaxEntriesPerBatch::get().div_ceil(T::MaxAdaptersPerBatch::get()) },
-			{ T::MaxEntriesPerBatch::get() / 4 },
+			{ T::MaxPayersPerBatch::get() },
 		>,
-		a: Linear<4, { T::MaxAdaptersPerBatch::get() }>,
+		a: Linear<
+			{ T::MaxEntriesPerBatch::get().div_ceil(T::MaxPayersPerBatch::get()) },
+			{ T::MaxAdaptersPerBatch::get() },
+		>,
 	) -> Result<(), BenchmarkError> {
 		let operator: T::AccountId = account("operator", 0, 0);
 		let key = setup_operator::<T>(&operator)?;
@@ -330,7 +333,7 @@ mod benchmarks {
 			);
 			adapters.push((adapter, prices));
 		}
-		let payers: Vec<T::AccountId> = (0..p).map(|i| account("payer", i, 0)).collect();
+		let payers: Vec<T::AccountId> = (0..p).map(T::BenchmarkHelper::payer).collect();
 
 		let mut owed = vec![0u128; p as usize];
 		let mut entries = Vec::with_capacity(e as usize);
@@ -349,11 +352,31 @@ mod benchmarks {
 			});
 		}
 		entries.sort_by(|x, y| x.key().cmp(&y.key()));
+		let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
+		let mut vouchers = Vec::with_capacity(p as usize);
 		for (payer, owed) in payers.iter().zip(owed) {
 			let amount = BalanceOf::<T>::try_from(owed.max(1))
 				.map_err(|_| BenchmarkError::Stop("fee beyond the balance type"))?;
 			setup_escrow::<T>(payer, &operator, amount)?;
+			// Worst case: the payer was charged before, and signed with a wallet (`<Bytes>`).
+			Spent::<T>::insert(payer, &operator, BalanceOf::<T>::from(1u32));
+			let mut voucher = PayerVoucher {
+				payer: payer.clone(),
+				timestamp_ms: 1,
+				nonce: 1,
+				spend_limit: owed.saturating_add(1),
+				target_sha256: [1; 32],
+				body_sha256: [2; 32],
+				wrapped: true,
+				signature: T::BenchmarkHelper::sign(payer, &[]),
+			};
+			let message = voucher.authorization(genesis, operator.clone()).wrapped_message();
+			voucher.signature = T::BenchmarkHelper::sign(payer, &message);
+			vouchers.push(voucher);
 		}
+		vouchers.sort_by(|x, y| x.payer.cmp(&y.payer));
+		let vouchers = VouchersOf::<T>::try_from(vouchers)
+			.map_err(|_| BenchmarkError::Stop("more payers than MaxEntriesPerBatch"))?;
 
 		let batch = UsageBatch {
 			operator: operator.clone(),
@@ -361,13 +384,12 @@ mod benchmarks {
 			entries,
 			records_root: H256::repeat_byte(1),
 		};
-		let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
 		let signature = sr25519_sign(KEY_TYPE, &key, &signing_payload(&genesis, &batch))
 			.ok_or(BenchmarkError::Stop("the keystore cannot sign"))?;
 		let caller: T::AccountId = whitelisted_caller();
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(caller), batch, signature);
+		_(RawOrigin::Signed(caller), batch, signature, vouchers);
 
 		assert_eq!(NextSequence::<T>::get(&operator), 1);
 		assert_eq!(Batches::<T>::get(&operator, 0).map(|b| b.entry_count), Some(e));

@@ -126,6 +126,7 @@ pub use types::*;
 pub use weights::WeightInfo;
 
 pub use lineage_primitives::{
+	payer::PayerVoucher,
 	usage::{
 		AdapterInspect, AdapterTerms, AdapterUse, Sequence, SettleFees, UsageBatch, UsageEntry,
 	},
@@ -135,6 +136,7 @@ use polkadot_sdk::{
 	frame_support::{self, traits::fungible, PalletId},
 	frame_system::{self, pallet_prelude::BlockNumberFor},
 	sp_core::{sr25519, H256},
+	sp_runtime::traits::{IdentifyAccount, Verify},
 };
 
 /// The pallet: its config, storage, events, errors, hooks and calls.
@@ -182,6 +184,11 @@ pub mod pallet {
 		/// Where settled fees go (the attribution pallet's fee split).
 		type Settlement: SettleFees<Self::AccountId, BalanceOf<Self>>;
 
+		/// The signature on a payer's voucher ([`PayerVoucher`]): it verifies against the
+		/// payer's account (`MultiSignature` in the runtime, so any wallet key type signs).
+		type PayerSignature: Verify<Signer: IdentifyAccount<AccountId = Self::AccountId>>
+			+ Parameter;
+
 		/// The bond held from each operator; proofs of an operator whose bond is below it are
 		/// refused.
 		#[pallet::constant]
@@ -222,6 +229,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxAdaptersPerBatch: Get<u32>;
 
+		/// The most distinct payers in one batch (each carries a voucher, checked with one
+		/// signature verification).
+		#[pallet::constant]
+		type MaxPayersPerBatch: Get<u32>;
+
 		/// The most disputed entries in one batch.
 		#[pallet::constant]
 		type MaxDisputesPerBatch: Get<u32>;
@@ -231,7 +243,11 @@ pub mod pallet {
 
 		/// Makes adapters exist and funds accounts for the benchmarks.
 		#[cfg(feature = "runtime-benchmarks")]
-		type BenchmarkHelper: BenchmarkHelper<Self::AccountId, BalanceOf<Self>>;
+		type BenchmarkHelper: BenchmarkHelper<
+			Self::AccountId,
+			BalanceOf<Self>,
+			Self::PayerSignature,
+		>;
 	}
 
 	/// Why this pallet holds funds.
@@ -250,6 +266,22 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type OperatorKeys<T: Config> =
 		StorageMap<_, Blake2_128Concat, sr25519::Public, T::AccountId>;
+
+	/// What each operator has charged each payer in total, over all its batches, keyed by
+	/// (payer, operator): a batch may charge a payer only while this stays within the spend
+	/// limit the payer signed ([`PayerVoucher::spend_limit`]). It only grows (a refunded
+	/// dispute returns funds to escrow, not spend room) and is never removed, so an old voucher
+	/// can never be spent twice.
+	#[pallet::storage]
+	pub type Spent<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Blake2_128Concat,
+		T::AccountId,
+		BalanceOf<T>,
+		ValueQuery,
+	>;
 
 	/// The sequence number each operator's next batch must carry. Kept after an operator
 	/// deregisters, so its old batches can never be replayed.
@@ -467,6 +499,8 @@ pub mod pallet {
 		TooManyEntries,
 		/// The batch names more than `MaxAdaptersPerBatch` distinct adapters.
 		TooManyAdapters,
+		/// The batch names more than `MaxPayersPerBatch` distinct payers.
+		TooManyPayers,
 		/// The batch's sequence number is not the operator's next one (a replay or a gap).
 		SequenceMismatch,
 		/// An entry has no request or no token.
@@ -475,6 +509,13 @@ pub mod pallet {
 		EntriesNotSorted,
 		/// The signature is not the operator's key's over the batch.
 		BadSignature,
+		/// The vouchers are not one per payer of the batch, ascending by payer (a payer in the
+		/// entries has none, or a voucher names a payer with no entry).
+		VoucherMismatch,
+		/// A payer's voucher is not signed by the payer for this operator and chain.
+		BadVoucher,
+		/// A payer's charges would exceed the spend limit their voucher signs.
+		SpendLimitExceeded,
 		/// An adapter is not registered.
 		UnknownAdapter,
 		/// An adapter is revoked.
@@ -508,6 +549,11 @@ pub mod pallet {
 			assert!(T::MaxEntriesPerBatch::get() > 0, "MaxEntriesPerBatch must be non-zero");
 			assert!(T::MaxAdaptersPerBatch::get() > 0, "MaxAdaptersPerBatch must be non-zero");
 			assert!(T::MaxDisputesPerBatch::get() > 0, "MaxDisputesPerBatch must be non-zero");
+			assert!(T::MaxPayersPerBatch::get() > 0, "MaxPayersPerBatch must be non-zero");
+			assert!(
+				T::MaxPayersPerBatch::get() <= T::MaxEntriesPerBatch::get(),
+				"MaxPayersPerBatch above MaxEntriesPerBatch can never be reached"
+			);
 			assert!(
 				T::MaxAdaptersPerBatch::get() <= T::MaxEntriesPerBatch::get(),
 				"MaxAdaptersPerBatch above MaxEntriesPerBatch can never be reached"
@@ -684,19 +730,26 @@ pub mod pallet {
 		/// - Origin: signed, by anyone (the operator or a relayer), who pays the transaction fee.
 		/// - `batch`: the operator's next sequence number; 1 to `MaxEntriesPerBatch` entries,
 		///   strictly ascending by (payer, adapter), each with at least one request and one
-		///   token, over at most `MaxAdaptersPerBatch` distinct adapters.
+		///   token, over at most `MaxAdaptersPerBatch` distinct adapters and
+		///   `MaxPayersPerBatch` distinct payers.
 		/// - `signature`: by the operator's registered key over
 		///   [`lineage_primitives::usage::signing_payload`]`(genesis hash, batch)`.
+		/// - `vouchers`: one per distinct payer of the entries, ascending by payer: a request
+		///   authorisation the payer signed for this operator and chain
+		///   ([`lineage_primitives::payer`]), whose spend limit bounds what the operator may have
+		///   charged the payer in total ([`Spent`]).
 		/// - Each entry costs [`lineage_primitives::usage::usage_fee`] at its adapter's price in
 		///   force now; each payer's fees are debited from its escrow with the operator.
 		/// - Fails, cheap checks first, with `EmptyBatch`, `TooManyEntries`, `NotOperator`,
 		///   `OperatorNotActive`, `InsufficientBond`, `SequenceMismatch` (a replay or a gap),
-		///   `ZeroTokens`, `EntriesNotSorted`, `TooManyAdapters`, then `BadSignature`, then
-		///   `UnknownAdapter`, `AdapterRevoked`, `InsufficientEscrow` or `Overflow`.
+		///   `ZeroTokens`, `EntriesNotSorted`, `TooManyPayers`, `VoucherMismatch`,
+		///   `TooManyAdapters`, then
+		///   `BadSignature`, then `UnknownAdapter`, `AdapterRevoked`, then per payer
+		///   `BadVoucher`, `SpendLimitExceeded`, `InsufficientEscrow` or `Overflow`.
 		/// - Emits [`Event::UsageSubmitted`].
 		/// - Complexity: O(e + a·log a) for `e` entries and `a` distinct adapters, with one read
-		///   per distinct adapter, one read and one write per distinct payer (`p`), and the batch
-		///   stored as two values: weighed as `submit_usage(e, p, a)`.
+		///   per distinct adapter, one signature check and two reads and writes per distinct
+		///   payer (`p`), and the batch stored as two values: weighed as `submit_usage(e, p, a)`.
 		#[pallet::call_index(9)]
 		#[pallet::weight({
 			let (e, p, a) = Pallet::<T>::batch_shape(&batch.entries);
@@ -706,9 +759,10 @@ pub mod pallet {
 			origin: OriginFor<T>,
 			batch: UsageBatch<T::AccountId>,
 			signature: sr25519::Signature,
+			vouchers: VouchersOf<T>,
 		) -> DispatchResult {
 			ensure_signed(origin)?;
-			Self::do_submit_usage(batch, signature)
+			Self::do_submit_usage(batch, signature, vouchers)
 		}
 
 		/// Dispute entry `entry_index` of `operator`'s batch `sequence`: its fee is frozen until

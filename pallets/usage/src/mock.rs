@@ -16,7 +16,7 @@ use polkadot_sdk::{
 	},
 	frame_system::{self, EnsureRoot},
 	pallet_balances, sp_io,
-	sp_runtime::{BuildStorage, DispatchError, DispatchResult},
+	sp_runtime::{testing::TestSignature, BuildStorage, DispatchError, DispatchResult},
 };
 use std::collections::BTreeMap;
 
@@ -60,6 +60,8 @@ pub const UNBONDING: u32 = 30;
 pub const MAX_ENTRIES: u32 = 1_000;
 /// The most adapters per batch.
 pub const MAX_ADAPTERS: u32 = 32;
+/// The most payers per batch.
+pub const MAX_PAYERS: u32 = 250;
 /// The most disputes per batch.
 pub const MAX_DISPUTES: u32 = 4;
 /// The longest endpoint.
@@ -97,6 +99,7 @@ parameter_types! {
 	pub const MaxEndpointLength: u32 = MAX_ENDPOINT;
 	pub const MaxEntriesPerBatch: u32 = MAX_ENTRIES;
 	pub const MaxAdaptersPerBatch: u32 = MAX_ADAPTERS;
+	pub const MaxPayersPerBatch: u32 = MAX_PAYERS;
 	pub const MaxDisputesPerBatch: u32 = MAX_DISPUTES;
 }
 
@@ -205,7 +208,7 @@ impl SettleFees<u64, u128> for MockSettlement {
 }
 
 #[cfg(feature = "runtime-benchmarks")]
-impl crate::BenchmarkHelper<u64, u128> for MockAdapters {
+impl crate::BenchmarkHelper<u64, u128, TestSignature> for MockAdapters {
 	fn create_adapter(i: u32) -> AdapterId {
 		let adapter = 1_000 + i;
 		Self::add(adapter, 7, 11);
@@ -218,6 +221,14 @@ impl crate::BenchmarkHelper<u64, u128> for MockAdapters {
 			Balances::set_balance(who, amount);
 		}
 	}
+
+	fn payer(i: u32) -> u64 {
+		10_000 + u64::from(i)
+	}
+
+	fn sign(payer: &u64, message: &[u8]) -> TestSignature {
+		TestSignature(*payer, message.to_vec())
+	}
 }
 
 impl pallet_usage::Config for Test {
@@ -227,6 +238,7 @@ impl pallet_usage::Config for Test {
 	type PalletId = UsagePalletId;
 	type Adapters = MockAdapters;
 	type Settlement = MockSettlement;
+	type PayerSignature = TestSignature;
 	type OperatorBond = OperatorBond;
 	type DisputeSlash = DisputeSlash;
 	type SlashBeneficiary = SlashBeneficiary;
@@ -237,6 +249,7 @@ impl pallet_usage::Config for Test {
 	type MaxEndpointLength = MaxEndpointLength;
 	type MaxEntriesPerBatch = MaxEntriesPerBatch;
 	type MaxAdaptersPerBatch = MaxAdaptersPerBatch;
+	type MaxPayersPerBatch = MaxPayersPerBatch;
 	type MaxDisputesPerBatch = MaxDisputesPerBatch;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]

@@ -16,7 +16,7 @@ use polkadot_sdk::{
 		BoundedVec,
 	},
 	sp_core::{sr25519, Pair},
-	sp_runtime::{traits::BadOrigin, DispatchResult, TokenError},
+	sp_runtime::{testing::TestSignature, traits::BadOrigin, DispatchResult, TokenError},
 };
 use std::collections::BTreeMap;
 
@@ -77,9 +77,44 @@ fn junk() -> sr25519::Signature {
 	sr25519::Signature::from_raw([0; 64])
 }
 
+/// The voucher `payer` signs for `operator` on this chain, with spend limit `limit`.
+fn voucher(payer: u64, operator: u64, limit: u128) -> PayerVoucherOf<Test> {
+	let mut v = PayerVoucher {
+		payer,
+		timestamp_ms: 1_750_000_000_000,
+		nonce: 1,
+		spend_limit: limit,
+		target_sha256: lineage_primitives::payer::target_sha256("POST", "/v1/completions"),
+		body_sha256: [1; 32],
+		wrapped: false,
+		signature: TestSignature(payer, Vec::new()),
+	};
+	v.signature = TestSignature(payer, v.authorization(System::block_hash(0), operator).message());
+	v
+}
+
+/// One voucher per distinct payer of `batch`, each with spend limit `limit`.
+fn vouchers(batch: &UsageBatch<u64>, limit: u128) -> VouchersOf<Test> {
+	let mut payers: Vec<u64> = batch.entries.iter().map(|e| e.payer).collect();
+	payers.dedup();
+	let vouchers: Vec<_> = payers.into_iter().map(|p| voucher(p, batch.operator, limit)).collect();
+	BoundedVec::truncate_from(vouchers)
+}
+
+/// Submits `batch` from `origin` with `signature`, and a voucher with no practical limit from
+/// each payer.
+fn submit_raw(
+	origin: RuntimeOrigin,
+	batch: UsageBatch<u64>,
+	signature: sr25519::Signature,
+) -> DispatchResult {
+	let vouchers = vouchers(&batch, u128::MAX);
+	Usage::submit_usage(origin, batch, signature, vouchers)
+}
+
 /// Submits `batch` through the relayer, signed by `pair`.
 fn submit_signed(batch: &UsageBatch<u64>, pair: &sr25519::Pair) -> DispatchResult {
-	Usage::submit_usage(signed(RELAYER), batch.clone(), sign(pair, batch))
+	submit_raw(signed(RELAYER), batch.clone(), sign(pair, batch))
 }
 
 /// Submits `batch` through the relayer, signed by `OP`'s key.
@@ -680,7 +715,7 @@ fn submit_usage_works() {
 		// Charging moves no currency.
 		assert_eq!(free(pot()), pot_before);
 		// The operator may submit its own batches too.
-		assert_ok!(Usage::submit_usage(signed(OP), three(1), sign(&op_key(), &three(1))));
+		assert_ok!(submit_raw(signed(OP), three(1), sign(&op_key(), &three(1))));
 		assert_eq!(Usage::next_sequence(&OP), 2);
 	});
 }
@@ -697,8 +732,11 @@ fn submit_usage_weight_counts_entries_payers_adapters_works() {
 		];
 		assert_eq!(Usage::batch_shape(&entries), (5, 3, 3));
 		assert_eq!(Usage::batch_shape(&[]), (0, 0, 0));
-		let call =
-			crate::Call::<Test>::submit_usage { batch: batch(OP, 0, entries), signature: junk() };
+		let call = crate::Call::<Test>::submit_usage {
+			batch: batch(OP, 0, entries),
+			signature: junk(),
+			vouchers: Default::default(),
+		};
 		assert_eq!(call.get_dispatch_info().call_weight, <() as WeightInfo>::submit_usage(5, 3, 3));
 	});
 }
@@ -727,12 +765,9 @@ fn submit_usage_forged_signature_fails() {
 		assert_noop!(submit_signed(&three(0), &key("//Mallory")), Error::BadSignature);
 		// Signed for another chain.
 		let other_chain = op_key().sign(&signing_payload(&H256::repeat_byte(1), &three(0)));
-		assert_noop!(
-			Usage::submit_usage(signed(RELAYER), three(0), other_chain),
-			Error::BadSignature
-		);
+		assert_noop!(submit_raw(signed(RELAYER), three(0), other_chain), Error::BadSignature);
 		// No signature at all.
-		assert_noop!(Usage::submit_usage(signed(RELAYER), three(0), junk()), Error::BadSignature);
+		assert_noop!(submit_raw(signed(RELAYER), three(0), junk()), Error::BadSignature);
 	});
 }
 
@@ -743,24 +778,15 @@ fn submit_usage_tampered_batch_fails() {
 		let signature = sign(&op_key(), &three(0));
 		let mut fewer_tokens = three(0);
 		fewer_tokens.entries[2].input_tokens = 3;
-		assert_noop!(
-			Usage::submit_usage(signed(RELAYER), fewer_tokens, signature),
-			Error::BadSignature
-		);
+		assert_noop!(submit_raw(signed(RELAYER), fewer_tokens, signature), Error::BadSignature);
 		let mut other_root = three(0);
 		other_root.records_root = H256::repeat_byte(8);
-		assert_noop!(
-			Usage::submit_usage(signed(RELAYER), other_root, signature),
-			Error::BadSignature
-		);
+		assert_noop!(submit_raw(signed(RELAYER), other_root, signature), Error::BadSignature);
 		let mut other_operator = three(0);
 		other_operator.operator = OP2;
 		register(OP2, &key("//Op2"));
-		assert_noop!(
-			Usage::submit_usage(signed(RELAYER), other_operator, signature),
-			Error::BadSignature
-		);
-		assert_ok!(Usage::submit_usage(signed(RELAYER), three(0), signature));
+		assert_noop!(submit_raw(signed(RELAYER), other_operator, signature), Error::BadSignature);
+		assert_ok!(submit_raw(signed(RELAYER), three(0), signature));
 	});
 }
 
@@ -769,20 +795,14 @@ fn submit_usage_checks_cheap_things_before_signature_works() {
 	build_and_execute(|| {
 		setup();
 		// Sequence, order, counts and tokens are checked before the signature…
-		assert_noop!(
-			Usage::submit_usage(signed(RELAYER), three(5), junk()),
-			Error::SequenceMismatch
-		);
+		assert_noop!(submit_raw(signed(RELAYER), three(5), junk()), Error::SequenceMismatch);
 		let unsorted = batch(OP, 0, vec![entry(BOB, 1, 1, 1, 1), entry(ALICE, 1, 1, 1, 1)]);
-		assert_noop!(
-			Usage::submit_usage(signed(RELAYER), unsorted, junk()),
-			Error::EntriesNotSorted
-		);
+		assert_noop!(submit_raw(signed(RELAYER), unsorted, junk()), Error::EntriesNotSorted);
 		let zero = batch(OP, 0, vec![entry(ALICE, 1, 0, 1, 1)]);
-		assert_noop!(Usage::submit_usage(signed(RELAYER), zero, junk()), Error::ZeroTokens);
+		assert_noop!(submit_raw(signed(RELAYER), zero, junk()), Error::ZeroTokens);
 		// …and adapters and escrow after it.
 		let unknown = batch(OP, 0, vec![entry(ALICE, 9, 1, 1, 1)]);
-		assert_noop!(Usage::submit_usage(signed(RELAYER), unknown, junk()), Error::BadSignature);
+		assert_noop!(submit_raw(signed(RELAYER), unknown, junk()), Error::BadSignature);
 	});
 }
 
@@ -800,7 +820,7 @@ fn submit_usage_too_many_entries_fails() {
 		setup();
 		let entries = (0..=u64::from(MAX_ENTRIES)).map(|p| entry(1_000 + p, 1, 1, 1, 1)).collect();
 		assert_noop!(
-			Usage::submit_usage(signed(RELAYER), batch(OP, 0, entries), junk()),
+			submit_raw(signed(RELAYER), batch(OP, 0, entries), junk()),
 			Error::TooManyEntries
 		);
 	});
@@ -812,7 +832,7 @@ fn submit_usage_too_many_adapters_fails() {
 		setup();
 		let entries = (1..=MAX_ADAPTERS + 1).map(|a| entry(ALICE, a, 1, 1, 1)).collect();
 		assert_noop!(
-			Usage::submit_usage(signed(RELAYER), batch(OP, 0, entries), junk()),
+			submit_raw(signed(RELAYER), batch(OP, 0, entries), junk()),
 			Error::TooManyAdapters
 		);
 		// Exactly the most is fine.
@@ -989,7 +1009,7 @@ fn submit_usage_unsigned_fails() {
 	build_and_execute(|| {
 		setup();
 		assert_noop!(
-			Usage::submit_usage(RuntimeOrigin::none(), three(0), sign(&op_key(), &three(0))),
+			submit_raw(RuntimeOrigin::none(), three(0), sign(&op_key(), &three(0))),
 			BadOrigin
 		);
 	});
@@ -1052,6 +1072,147 @@ fn large_batch_settles_exactly_works() {
 		assert_eq!(free(SINK), ED + total);
 		System::assert_has_event(
 			Event::BatchSettled { operator: OP, sequence: 0, settled: total, frozen: 0 }.into(),
+		);
+	});
+}
+
+// ---- submit_usage: payer vouchers ----
+
+/// Submits `batch` (signed by `OP`'s key) with `vouchers`.
+fn submit_with(batch: &UsageBatch<u64>, vouchers: Vec<PayerVoucherOf<Test>>) -> DispatchResult {
+	let vouchers = BoundedVec::try_from(vouchers).expect("at most MaxPayersPerBatch");
+	Usage::submit_usage(signed(RELAYER), batch.clone(), sign(&op_key(), batch), vouchers)
+}
+
+#[test]
+fn submit_usage_charges_up_to_the_signed_spend_limit_works() {
+	build_and_execute(|| {
+		setup();
+		// Alice's fees are 34, Bob's 30: limits of exactly that are enough.
+		assert_ok!(submit_with(&three(0), vec![voucher(ALICE, OP, 34), voucher(BOB, OP, 30)]));
+		assert_eq!(Spent::<Test>::get(ALICE, OP), 34);
+		assert_eq!(Spent::<Test>::get(BOB, OP), 30);
+		// The same vouchers again cover nothing more: limits are totals, not per batch.
+		assert_noop!(
+			submit_with(&three(1), vec![voucher(ALICE, OP, 34), voucher(BOB, OP, 30)]),
+			Error::SpendLimitExceeded
+		);
+		// Raised limits (what the payers' later requests sign) cover the second batch.
+		assert_ok!(submit_with(&three(1), vec![voucher(ALICE, OP, 68), voucher(BOB, OP, 60)]));
+		assert_eq!(Spent::<Test>::get(ALICE, OP), 68);
+		assert_eq!(Usage::escrow_of(&ALICE, &OP), ESCROW - 68);
+	});
+}
+
+#[test]
+fn submit_usage_beyond_a_spend_limit_fails() {
+	build_and_execute(|| {
+		setup();
+		// Escrow would cover it, but Alice signed for 33 only: nothing is charged to anyone.
+		assert_noop!(
+			submit_with(&three(0), vec![voucher(ALICE, OP, 33), voucher(BOB, OP, 30)]),
+			Error::SpendLimitExceeded
+		);
+		assert_eq!(Spent::<Test>::get(ALICE, OP), 0);
+		assert_eq!(Usage::escrow_of(&BOB, &OP), ESCROW);
+	});
+}
+
+#[test]
+fn submit_usage_spend_is_per_operator_works() {
+	build_and_execute(|| {
+		setup();
+		register(OP2, &key("//Op2"));
+		deposit(ALICE, OP2, ESCROW);
+		assert_ok!(submit_with(&three(0), vec![voucher(ALICE, OP, 34), voucher(BOB, OP, 30)]));
+		// Alice's voucher for OP is no authority for OP2, and OP2 starts from zero.
+		let theirs = batch(OP2, 0, vec![entry(ALICE, 1, 2, 1_000, 500)]);
+		let signature = sign(&key("//Op2"), &theirs);
+		let mut wrong = voucher(ALICE, OP, 20);
+		assert_noop!(
+			Usage::submit_usage(
+				signed(RELAYER),
+				theirs.clone(),
+				signature.clone(),
+				BoundedVec::truncate_from(vec![wrong.clone()])
+			),
+			Error::BadVoucher
+		);
+		wrong = voucher(ALICE, OP2, 20);
+		assert_ok!(Usage::submit_usage(
+			signed(RELAYER),
+			theirs,
+			signature,
+			BoundedVec::truncate_from(vec![wrong])
+		));
+		assert_eq!((Spent::<Test>::get(ALICE, OP), Spent::<Test>::get(ALICE, OP2)), (34, 20));
+	});
+}
+
+#[test]
+fn submit_usage_forged_voucher_fails() {
+	build_and_execute(|| {
+		setup();
+		let genesis = System::block_hash(0);
+		let bob = voucher(BOB, OP, 30);
+		// Signed by someone else than the payer (the operator itself, say).
+		let mut by_operator = voucher(ALICE, OP, u128::MAX);
+		by_operator.signature = TestSignature(OP, by_operator.authorization(genesis, OP).message());
+		// A genuine voucher with its limit raised afterwards.
+		let mut raised = voucher(ALICE, OP, 10);
+		raised.spend_limit = u128::MAX;
+		// Signed for another chain.
+		let mut other_chain = voucher(ALICE, OP, u128::MAX);
+		other_chain.signature =
+			TestSignature(ALICE, other_chain.authorization(H256::repeat_byte(1), OP).message());
+		// The wrapping flag flipped (the signature is over the raw message).
+		let mut flipped = voucher(ALICE, OP, u128::MAX);
+		flipped.wrapped = true;
+		for forged in [by_operator, raised, other_chain, flipped] {
+			assert_noop!(submit_with(&three(0), vec![forged, bob.clone()]), Error::BadVoucher);
+		}
+		// The wrapped form a wallet's signRaw signs is accepted.
+		let mut wrapped = voucher(ALICE, OP, 34);
+		wrapped.wrapped = true;
+		wrapped.signature =
+			TestSignature(ALICE, wrapped.authorization(genesis, OP).wrapped_message());
+		assert_ok!(submit_with(&three(0), vec![wrapped, bob]));
+	});
+}
+
+#[test]
+fn submit_usage_voucher_mismatch_fails() {
+	build_and_execute(|| {
+		setup();
+		let (alice, bob, carol) =
+			(voucher(ALICE, OP, 1_000), voucher(BOB, OP, 1_000), voucher(CAROL, OP, 1_000));
+		for vouchers in [
+			vec![],                                  // none
+			vec![alice.clone()],                     // Bob's missing
+			vec![bob.clone(), alice.clone()],        // not in the entries' order
+			vec![alice.clone(), carol.clone()],      // Carol is not in the batch
+			vec![alice.clone(), bob.clone(), carol], // one too many
+			vec![alice.clone(), alice.clone(), bob], // Alice twice
+		] {
+			assert_noop!(submit_with(&three(0), vouchers), Error::VoucherMismatch);
+		}
+	});
+}
+
+#[test]
+fn submit_usage_too_many_payers_fails() {
+	build_and_execute(|| {
+		setup();
+		let entries: Vec<_> =
+			(0..=u64::from(MAX_PAYERS)).map(|i| entry(1_000 + i, 1, 1, 1, 1)).collect();
+		let big = batch(OP, 0, entries);
+		// A voucher for each of the first MAX_PAYERS payers: the next payer is one too many.
+		let vouchers: Vec<_> =
+			(0..u64::from(MAX_PAYERS)).map(|i| voucher(1_000 + i, OP, 1)).collect();
+		let vouchers = BoundedVec::try_from(vouchers).expect("MAX_PAYERS vouchers");
+		assert_noop!(
+			Usage::submit_usage(signed(RELAYER), big.clone(), sign(&op_key(), &big), vouchers),
+			Error::TooManyPayers
 		);
 	});
 }

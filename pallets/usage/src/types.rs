@@ -28,6 +28,11 @@ pub type DisputeOf<T> = Dispute<<T as frame_system::Config>::AccountId, BalanceO
 /// The fees of a batch per adapter, ascending by adapter id.
 pub type FeesByAdapterOf<T> =
 	BoundedVec<(AdapterId, BalanceOf<T>), <T as Config>::MaxAdaptersPerBatch>;
+/// A payer's voucher, in the runtime's types.
+pub type PayerVoucherOf<T> =
+	PayerVoucher<<T as frame_system::Config>::AccountId, <T as Config>::PayerSignature>;
+/// The vouchers beside a batch: one per distinct payer, ascending by payer.
+pub type VouchersOf<T> = BoundedVec<PayerVoucherOf<T>, <T as Config>::MaxPayersPerBatch>;
 /// The disputed entries of a batch, in the order they were disputed.
 pub type DisputesOf<T> = BoundedVec<DisputeOf<T>, <T as Config>::MaxDisputesPerBatch>;
 
@@ -166,10 +171,14 @@ pub struct BatchInfo<T: Config> {
 
 /// Makes adapters exist and funds accounts for the benchmarks.
 #[cfg(feature = "runtime-benchmarks")]
-pub trait BenchmarkHelper<AccountId, Balance> {
+pub trait BenchmarkHelper<AccountId, Balance, Signature> {
 	/// Makes an adapter exist that is registered, active and has a non-zero price, and returns
 	/// its id; distinct `i` give distinct adapters.
 	fn create_adapter(i: u32) -> AdapterId;
 	/// Gives `who` a free balance of at least `amount`.
 	fn fund(who: &AccountId, amount: Balance);
+	/// The `i`th payer that can sign: distinct `i` give distinct accounts.
+	fn payer(i: u32) -> AccountId;
+	/// The signature of `payer` (one of [`BenchmarkHelper::payer`]'s) over `message`.
+	fn sign(payer: &AccountId, message: &[u8]) -> Signature;
 }

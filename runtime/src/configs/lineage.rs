@@ -133,6 +133,7 @@ impl pallet_usage::Config for Runtime {
 	type PalletId = UsagePalletId;
 	type Adapters = Models;
 	type Settlement = Attribution;
+	type PayerSignature = lineage_primitives::Signature;
 	type OperatorBond = OperatorBond;
 	type DisputeSlash = DisputeSlash;
 	type SlashBeneficiary = TreasuryAccount;
@@ -149,6 +150,8 @@ impl pallet_usage::Config for Runtime {
 	/// front) near half a block (`runtime/tests/usage_capacity.rs`). The oracle cuts its batches
 	/// to this.
 	type MaxAdaptersPerBatch = ConstU32<16>;
+	/// Each payer's voucher is ~200 bytes and one sr25519 check: 2,048 of them are ~400 KB.
+	type MaxPayersPerBatch = ConstU32<2_048>;
 	type MaxDisputesPerBatch = ConstU32<64>;
 	type WeightInfo = pallet_usage::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
@@ -275,7 +278,9 @@ pub mod benchmark_helpers {
 		}
 	}
 
-	impl pallet_usage::BenchmarkHelper<AccountId, crate::Balance> for RealAdapters {
+	impl pallet_usage::BenchmarkHelper<AccountId, crate::Balance, lineage_primitives::Signature>
+		for RealAdapters
+	{
 		fn create_adapter(i: u32) -> lineage_primitives::AdapterId {
 			let version = <FreezeRealVersion as pallet_models::BenchmarkHelper>::frozen_version(i);
 			Self::adapter(i, alloc::vec![(version, polkadot_sdk::sp_runtime::Perbill::one())])
@@ -284,11 +289,33 @@ pub mod benchmark_helpers {
 		fn fund(who: &AccountId, amount: crate::Balance) {
 			let _ = Balances::set_balance(who, amount);
 		}
+
+		fn payer(i: u32) -> AccountId {
+			let seed = alloc::format!("//LineageBenchPayer{i}").into_bytes();
+			AccountId::from(polkadot_sdk::sp_io::crypto::sr25519_generate(PAYER_KEY, Some(seed)))
+		}
+
+		fn sign(payer: &AccountId, message: &[u8]) -> lineage_primitives::Signature {
+			let public = polkadot_sdk::sp_core::sr25519::Public::from_raw(*payer.as_ref());
+			polkadot_sdk::sp_io::crypto::sr25519_sign(PAYER_KEY, &public, message)
+				.map(Into::into)
+				.unwrap_or_else(|| {
+					polkadot_sdk::sp_core::sr25519::Signature::from_raw([0; 64]).into()
+				})
+		}
 	}
+
+	/// The keystore key type the usage benchmarks' payer keys are made under.
+	const PAYER_KEY: polkadot_sdk::sp_core::crypto::KeyTypeId =
+		polkadot_sdk::sp_core::crypto::KeyTypeId(*b"lpay");
 
 	impl pallet_jobs::BenchmarkHelper<AccountId, crate::Balance> for RealAdapters {
 		fn create_adapter(i: u32) -> lineage_primitives::AdapterId {
-			<Self as pallet_usage::BenchmarkHelper<AccountId, crate::Balance>>::create_adapter(i)
+			<Self as pallet_usage::BenchmarkHelper<
+				AccountId,
+				crate::Balance,
+				lineage_primitives::Signature,
+			>>::create_adapter(i)
 		}
 
 		fn register_operator(who: &AccountId, key: polkadot_sdk::sp_core::sr25519::Public) {

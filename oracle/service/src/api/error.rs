@@ -203,6 +203,9 @@ fn classify_infer(
 		InferError::InsufficientEscrow(_) => {
 			(S::PAYMENT_REQUIRED, "insufficient_quota", Some("insufficient_escrow"), None)
 		},
+		InferError::SpendLimitTooLow { .. } => {
+			(S::PAYMENT_REQUIRED, "insufficient_quota", Some("spend_limit_too_low"), None)
+		},
 		InferError::NotRegistered(_) => {
 			(S::FORBIDDEN, "permission_error", Some("adapter_not_registered"), None)
 		},
@@ -221,7 +224,14 @@ impl IntoResponse for ApiError {
 		} else {
 			tracing::debug!(error = %self, status = status.as_u16(), "request rejected");
 		}
-		(status, Json(self.body())).into_response()
+		let mut response = (status, Json(self.body())).into_response();
+		if let ApiError::Infer(InferError::SpendLimitTooLow { spent, .. }) = &self {
+			// What the client signs its next limit on top of.
+			if let Ok(value) = axum::http::HeaderValue::from_str(&spent.to_string()) {
+				response.headers_mut().insert(lineage_chain::payer::SPENT_HEADER, value);
+			}
+		}
+		response
 	}
 }
 

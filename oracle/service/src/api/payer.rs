@@ -8,37 +8,16 @@
 //! wallet key (what a wallet's `signRaw` does). The oracle checks the signature before any
 //! inference; the payer's escrow with this operator is checked afterwards, by the caller.
 //!
-//! # The headers
+//! # The headers and the signed message
 //!
-//! | header | value |
-//! |---|---|
-//! | `x-lineage-payer` | the payer's account: SS58 (any prefix), or `0x` and 64 hex digits |
-//! | `x-lineage-timestamp` | when the request was signed, Unix milliseconds, decimal |
-//! | `x-lineage-nonce` | a number the payer never reuses, `u64`, decimal |
-//! | `x-lineage-signature` | the sr25519 signature, `0x` and 128 hex digits |
-//!
-//! Their names are [`PAYER_HEADER`], [`TIMESTAMP_HEADER`], [`NONCE_HEADER`] and
-//! [`SIGNATURE_HEADER`].
-//!
-//! # The signed message
-//!
-//! The signature is over the SCALE encoding of [`PayerAuthorization`], 160 bytes:
-//!
-//! | offset | bytes | field | value |
-//! |---|---|---|---|
-//! | 0 | 16 | `domain` | the ASCII bytes `lineage/request1` ([`DOMAIN`]) |
-//! | 16 | 32 | `genesis_hash` | the chain's genesis block hash |
-//! | 48 | 32 | `operator` | the operator's account id (the oracle's on-chain operator) |
-//! | 80 | 32 | `payer` | the payer's account id (their sr25519 public key) |
-//! | 112 | 8 | `timestamp_ms` | `x-lineage-timestamp`, little-endian `u64` |
-//! | 120 | 8 | `nonce` | `x-lineage-nonce`, little-endian `u64` |
-//! | 128 | 32 | `body_sha256` | sha256 of the request body exactly as sent |
-//!
-//! A signature over `<Bytes>` + message + `</Bytes>` is accepted too: that is what the
-//! polkadot.js extensions' `signRaw({type: "bytes", data})` signs. The genesis hash and the
-//! operator inside the message keep a signature from being replayed on another chain or to
-//! another operator; the nonce keeps it from being replayed to this one (the caller remembers
-//! nonces: see [`ReplayCheck`]); the timestamp bounds how long a nonce must be remembered.
+//! Five headers — `x-lineage-payer`, `x-lineage-timestamp`, `x-lineage-nonce`,
+//! `x-lineage-spend-limit` and `x-lineage-signature` — carry the payer's sr25519 signature over
+//! the 208-byte [`PayerAuthorization`] of the request: the chain, this operator, the payer, the
+//! timestamp, the nonce, the spend limit, the method and path, and the body's sha256. Both are
+//! laid out in [`lineage_chain::payer`] and [`lineage_primitives::payer`]. A verified request
+//! carries a [`Voucher`] (its authorisation and signature, as the chain checks it) to the gate,
+//! which refuses a spend limit too low for what the payer owes, and to the usage journal, which
+//! keeps it as the payer's evidence and sends the best one with each batch.
 
 use std::{fmt, sync::Arc};
 
@@ -51,13 +30,14 @@ use axum::{
 };
 use futures::StreamExt;
 pub use lineage_chain::payer::{
-	parse_account, sign_request, verify_signature, PayerAuthorization, DEFAULT_MAX_SKEW_MS, DOMAIN,
-	NONCE_HEADER, PAYER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+	authorization, parse_account, sign_request, verify_signature, PayerAuthorization,
+	RequestToSign, DEFAULT_MAX_SKEW_MS, DOMAIN, NONCE_HEADER, PAYER_HEADER, SIGNATURE_HEADER,
+	SPEND_LIMIT_HEADER, TIMESTAMP_HEADER,
 };
 use lineage_chain::time::unix_time_ms;
 
 use super::error::ApiError;
-use crate::infer::InferError;
+use crate::infer::{usage::Voucher, InferError};
 
 /// What a request is checked against: this oracle's chain and operator, and the clock skew
 /// allowed.
@@ -80,7 +60,7 @@ impl PayerContext {
 }
 
 /// A request whose signature checked out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedPayer {
 	/// The payer's account id.
 	pub account: [u8; 32],
@@ -88,14 +68,18 @@ pub struct VerifiedPayer {
 	pub nonce: u64,
 	/// When the request was signed, Unix milliseconds.
 	pub timestamp_ms: u64,
+	/// The signed authorisation, as the chain checks it.
+	pub voucher: Voucher,
 }
 
 /// The payer of a request that passed [`require_payer`], in the request's extensions
 /// (`Extension<Payer>` in a handler).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Payer {
 	/// The payer's account id.
 	pub account: [u8; 32],
+	/// The payer's signed authorisation of this request.
+	pub voucher: Voucher,
 }
 
 /// Why a request's payer headers were refused. Each becomes a 401 ([`ApiError::Unauthorized`]).
@@ -129,10 +113,12 @@ pub enum PayerError {
 	},
 	/// The signature is not the payer's over this request for this oracle.
 	#[error(
-		"the signature does not match the payer, the body, this chain or this operator: sign the \
-		 SCALE bytes of PayerAuthorization (\"lineage/request1\", the chain's genesis hash, the \
-		 operator's account, the payer's account, timestamp and nonce as u64 little-endian, \
-		 sha256 of the exact body) with the payer's sr25519 key: see the README"
+		"the signature does not match the payer, the route, the body, the spend limit, this \
+		 chain or this operator: sign the SCALE bytes of PayerAuthorization \
+		 (\"lineage/request2\", the chain's genesis hash, the operator's account, the payer's \
+		 account, timestamp and nonce as u64 little-endian, the spend limit as u128 \
+		 little-endian, sha256 of \"METHOD /path\", sha256 of the exact body) with the payer's \
+		 sr25519 key: see the README"
 	)]
 	BadSignature,
 	/// The payer already used this nonce.
@@ -149,10 +135,22 @@ impl From<PayerError> for ApiError {
 	}
 }
 
-/// Check a request's payer headers against `body`, this oracle's `ctx` and the time `now_ms`
-/// (Unix ms). It does not check that the nonce is fresh: the caller does (see [`ReplayCheck`]).
+/// The route a request was sent to: its method and path (without the query), as the payer
+/// signs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route<'a> {
+	/// `POST`.
+	pub method: &'a str,
+	/// `/v1/chat/completions`.
+	pub path: &'a str,
+}
+
+/// Check a request's payer headers against its `route`, `body`, this oracle's `ctx` and the
+/// time `now_ms` (Unix ms). It does not check that the nonce is fresh: the caller does (see
+/// [`ReplayCheck`]).
 pub fn verify(
 	headers: &HeaderMap,
+	route: Route<'_>,
 	body: &[u8],
 	ctx: &PayerContext,
 	now_ms: u64,
@@ -161,17 +159,37 @@ pub fn verify(
 		.map_err(|e| PayerError::Malformed { header: PAYER_HEADER, reason: e.to_string() })?;
 	let timestamp_ms = parse_decimal(headers, TIMESTAMP_HEADER, "Unix milliseconds")?;
 	let nonce = parse_decimal(headers, NONCE_HEADER, "a u64")?;
+	let spend_limit = parse_decimal(
+		headers,
+		SPEND_LIMIT_HEADER,
+		"the most this operator may have charged the payer in total, in the smallest unit",
+	)?;
 	let signature = parse_signature(header(headers, SIGNATURE_HEADER)?)?;
 	let skew_ms = now_ms.abs_diff(timestamp_ms);
 	if skew_ms > ctx.max_skew_ms {
 		return Err(PayerError::Stale { skew_ms, max: ctx.max_skew_ms });
 	}
-	let auth =
-		PayerAuthorization::new(ctx.genesis_hash, ctx.operator, account, timestamp_ms, nonce, body);
-	if !verify_signature(&auth, &signature) {
-		return Err(PayerError::BadSignature);
-	}
-	Ok(VerifiedPayer { account, nonce, timestamp_ms })
+	let request = RequestToSign {
+		method: route.method,
+		path: route.path,
+		body,
+		timestamp_ms,
+		nonce,
+		spend_limit,
+	};
+	let auth = authorization(ctx.genesis_hash, ctx.operator, account, &request);
+	let wrapped = verify_signature(&auth, &signature).ok_or(PayerError::BadSignature)?;
+	let voucher = Voucher {
+		payer: account.into(),
+		timestamp_ms,
+		nonce,
+		spend_limit,
+		target_sha256: auth.target_sha256,
+		body_sha256: auth.body_sha256,
+		wrapped,
+		signature: lineage_primitives::payer::sr25519_signature(signature),
+	};
+	Ok(VerifiedPayer { account, nonce, timestamp_ms, voucher })
 }
 
 /// The one value of `name`, as text.
@@ -187,8 +205,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Pay
 		.map_err(|_| PayerError::Malformed { header: name, reason: "not visible ASCII".into() })
 }
 
-/// A decimal `u64` header (digits only).
-fn parse_decimal(headers: &HeaderMap, name: &'static str, what: &str) -> Result<u64, PayerError> {
+/// A decimal header (digits only) of an unsigned integer type.
+fn parse_decimal<N: std::str::FromStr>(
+	headers: &HeaderMap,
+	name: &'static str,
+	what: &str,
+) -> Result<N, PayerError> {
 	let text = header(headers, name)?;
 	let malformed = || PayerError::Malformed {
 		header: name,
@@ -269,18 +291,18 @@ pub async fn require_payer(State(auth): State<PayerAuth>, req: Request, next: Ne
 async fn authorize(auth: &PayerAuth, req: Request) -> Result<Request, ApiError> {
 	let (mut parts, body) = req.into_parts();
 	let bytes = buffer(&parts.headers, body, auth.max_body_bytes).await?;
-	let verified = verify(&parts.headers, &bytes, &auth.ctx, unix_time_ms())?;
+	let route = Route { method: parts.method.as_str(), path: parts.uri.path() };
+	let verified = verify(&parts.headers, route, &bytes, &auth.ctx, unix_time_ms())?;
 	let replay = auth.replay.clone();
-	let fresh = tokio::task::spawn_blocking(move || {
-		replay(&verified.account, verified.nonce, verified.timestamp_ms)
-	})
-	.await
-	.map_err(|e| ApiError::internal(format!("the nonce check panicked: {e}")))?
-	.map_err(|e| ApiError::internal(format!("the nonce store failed: {e}")))?;
+	let (account, nonce, timestamp_ms) = (verified.account, verified.nonce, verified.timestamp_ms);
+	let fresh = tokio::task::spawn_blocking(move || replay(&account, nonce, timestamp_ms))
+		.await
+		.map_err(|e| ApiError::internal(format!("the nonce check panicked: {e}")))?
+		.map_err(|e| ApiError::internal(format!("the nonce store failed: {e}")))?;
 	if !fresh {
 		return Err(PayerError::Replayed.into());
 	}
-	parts.extensions.insert(Payer { account: verified.account });
+	parts.extensions.insert(Payer { account, voucher: verified.voucher });
 	Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
@@ -343,8 +365,21 @@ mod tests {
 		map
 	}
 
+	const ROUTE: Route<'static> = Route { method: "POST", path: "/v1/completions" };
+
+	fn to_sign(body: &[u8], timestamp_ms: u64, nonce: u64) -> RequestToSign<'_> {
+		RequestToSign {
+			method: ROUTE.method,
+			path: ROUTE.path,
+			body,
+			timestamp_ms,
+			nonce,
+			spend_limit: 1_000,
+		}
+	}
+
 	fn signed(body: &[u8], timestamp_ms: u64, nonce: u64) -> HeaderMap {
-		to_map(&sign_request(&dev::alice(), GENESIS, OPERATOR, body, timestamp_ms, nonce))
+		to_map(&sign_request(&dev::alice(), GENESIS, OPERATOR, &to_sign(body, timestamp_ms, nonce)))
 	}
 
 	fn alice() -> [u8; 32] {
@@ -353,40 +388,68 @@ mod tests {
 
 	#[test]
 	fn message_is_the_documented_layout() {
-		let auth = PayerAuthorization::new(GENESIS, OPERATOR, alice(), NOW, 42, BODY);
+		let auth = authorization(GENESIS, OPERATOR, alice(), &to_sign(BODY, NOW, 42));
 		let sha: [u8; 32] = Sha256::digest(BODY).into();
+		let target: [u8; 32] = Sha256::digest(b"POST /v1/completions").into();
 		let expected = [
-			&b"lineage/request1"[..],
+			&b"lineage/request2"[..],
 			&GENESIS,
 			&OPERATOR,
 			&alice(),
 			&NOW.to_le_bytes(),
 			&42u64.to_le_bytes(),
+			&1_000u128.to_le_bytes(),
+			&target,
 			&sha,
 		]
 		.concat();
 		assert_eq!(auth.message(), expected);
-		assert_eq!(auth.message().len(), 160);
+		assert_eq!(auth.message().len(), 208);
 		assert_eq!(PayerAuthorization::decode(&mut &expected[..]).unwrap(), auth);
 		assert_eq!(auth.wrapped_message(), [&b"<Bytes>"[..], &expected, b"</Bytes>"].concat());
 	}
 
 	#[test]
 	fn sign_then_verify_works() {
-		let got = verify(&signed(BODY, NOW, 42), BODY, &ctx(), NOW + 1_000).unwrap();
-		assert_eq!(got, VerifiedPayer { account: alice(), nonce: 42, timestamp_ms: NOW });
+		let got = verify(&signed(BODY, NOW, 42), ROUTE, BODY, &ctx(), NOW + 1_000).unwrap();
+		assert_eq!((got.account, got.nonce, got.timestamp_ms), (alice(), 42, NOW));
+		// The voucher is what the chain checks: this operator, this chain, the raw message.
+		let v = got.voucher;
+		assert_eq!((v.spend_limit, v.wrapped), (1_000, false));
+		assert!(v.verify(
+			polkadot_sdk::sp_core::H256(GENESIS),
+			lineage_primitives::AccountId::new(OPERATOR)
+		));
 	}
 
 	#[test]
 	fn bytes_wrapped_signature_works() {
-		let auth = PayerAuthorization::new(GENESIS, OPERATOR, alice(), NOW, 1, BODY);
+		let auth = authorization(GENESIS, OPERATOR, alice(), &to_sign(BODY, NOW, 1));
 		let signature = dev::alice().sign(&auth.wrapped_message());
 		let mut headers = signed(BODY, NOW, 1);
 		headers.insert(
 			SIGNATURE_HEADER,
 			HeaderValue::from_str(&format!("0x{}", hex::encode(signature.0))).unwrap(),
 		);
-		assert_eq!(verify(&headers, BODY, &ctx(), NOW).unwrap().account, alice());
+		let got = verify(&headers, ROUTE, BODY, &ctx(), NOW).unwrap();
+		assert_eq!(got.account, alice());
+		assert!(got.voucher.wrapped);
+		assert!(got.voucher.verify(
+			polkadot_sdk::sp_core::H256(GENESIS),
+			lineage_primitives::AccountId::new(OPERATOR)
+		));
+	}
+
+	#[test]
+	fn another_route_or_spend_limit_fails() {
+		let headers = signed(BODY, NOW, 2);
+		let chat = Route { method: "POST", path: "/v1/chat/completions" };
+		assert_eq!(verify(&headers, chat, BODY, &ctx(), NOW), Err(PayerError::BadSignature));
+		let get = Route { method: "GET", path: ROUTE.path };
+		assert_eq!(verify(&headers, get, BODY, &ctx(), NOW), Err(PayerError::BadSignature));
+		let mut raised = headers.clone();
+		raised.insert(SPEND_LIMIT_HEADER, HeaderValue::from_static("1001"));
+		assert_eq!(verify(&raised, ROUTE, BODY, &ctx(), NOW), Err(PayerError::BadSignature));
 	}
 
 	#[test]
@@ -396,7 +459,7 @@ mod tests {
 			PAYER_HEADER,
 			HeaderValue::from_str(&format!("0x{}", hex::encode(alice()))).unwrap(),
 		);
-		assert_eq!(verify(&headers, BODY, &ctx(), NOW).unwrap().account, alice());
+		assert_eq!(verify(&headers, ROUTE, BODY, &ctx(), NOW).unwrap().account, alice());
 		// Alice on Polkadot (prefix 0) and as the default Substrate (42) address.
 		for address in [
 			"15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5",
@@ -404,10 +467,10 @@ mod tests {
 		] {
 			assert_eq!(parse_account(address).unwrap(), alice(), "{address}");
 			headers.insert(PAYER_HEADER, HeaderValue::from_static(address));
-			assert_eq!(verify(&headers, BODY, &ctx(), NOW).unwrap().account, alice());
+			assert_eq!(verify(&headers, ROUTE, BODY, &ctx(), NOW).unwrap().account, alice());
 		}
 		assert_eq!(
-			sign_request(&dev::alice(), GENESIS, OPERATOR, BODY, NOW, 3)[0].1,
+			sign_request(&dev::alice(), GENESIS, OPERATOR, &to_sign(BODY, NOW, 3))[0].1,
 			"5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
 		);
 	}
@@ -415,7 +478,8 @@ mod tests {
 	#[test]
 	fn tampered_body_fails() {
 		let headers = signed(BODY, NOW, 4);
-		let err = verify(&headers, br#"{"model":"m","prompt":"hI"}"#, &ctx(), NOW).unwrap_err();
+		let err =
+			verify(&headers, ROUTE, br#"{"model":"m","prompt":"hI"}"#, &ctx(), NOW).unwrap_err();
 		assert_eq!(err, PayerError::BadSignature);
 	}
 
@@ -423,9 +487,12 @@ mod tests {
 	fn wrong_genesis_or_operator_fails() {
 		let headers = signed(BODY, NOW, 5);
 		let other_chain = PayerContext { genesis_hash: [8; 32], ..ctx() };
-		assert_eq!(verify(&headers, BODY, &other_chain, NOW), Err(PayerError::BadSignature));
+		assert_eq!(verify(&headers, ROUTE, BODY, &other_chain, NOW), Err(PayerError::BadSignature));
 		let other_operator = PayerContext { operator: [8; 32], ..ctx() };
-		assert_eq!(verify(&headers, BODY, &other_operator, NOW), Err(PayerError::BadSignature));
+		assert_eq!(
+			verify(&headers, ROUTE, BODY, &other_operator, NOW),
+			Err(PayerError::BadSignature)
+		);
 	}
 
 	#[test]
@@ -433,31 +500,33 @@ mod tests {
 		let mut headers = signed(BODY, NOW, 6);
 		let bob = AccountId32(dev::bob().public_key().0).to_string();
 		headers.insert(PAYER_HEADER, HeaderValue::from_str(&bob).unwrap());
-		assert_eq!(verify(&headers, BODY, &ctx(), NOW), Err(PayerError::BadSignature));
+		assert_eq!(verify(&headers, ROUTE, BODY, &ctx(), NOW), Err(PayerError::BadSignature));
 	}
 
 	#[test]
 	fn stale_or_future_timestamp_fails() {
 		let max = DEFAULT_MAX_SKEW_MS;
 		let headers = signed(BODY, NOW, 7);
-		assert!(verify(&headers, BODY, &ctx(), NOW + max).is_ok());
-		assert!(verify(&headers, BODY, &ctx(), NOW - max).is_ok());
+		assert!(verify(&headers, ROUTE, BODY, &ctx(), NOW + max).is_ok());
+		assert!(verify(&headers, ROUTE, BODY, &ctx(), NOW - max).is_ok());
 		assert_eq!(
-			verify(&headers, BODY, &ctx(), NOW + max + 1),
+			verify(&headers, ROUTE, BODY, &ctx(), NOW + max + 1),
 			Err(PayerError::Stale { skew_ms: max + 1, max })
 		);
 		assert_eq!(
-			verify(&headers, BODY, &ctx(), NOW - max - 5),
+			verify(&headers, ROUTE, BODY, &ctx(), NOW - max - 5),
 			Err(PayerError::Stale { skew_ms: max + 5, max })
 		);
 	}
 
 	#[test]
 	fn missing_headers_fail() {
-		for name in [PAYER_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER] {
+		for name in
+			[PAYER_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SPEND_LIMIT_HEADER, SIGNATURE_HEADER]
+		{
 			let mut headers = signed(BODY, NOW, 8);
 			headers.remove(name);
-			assert_eq!(verify(&headers, BODY, &ctx(), NOW), Err(PayerError::Missing(name)));
+			assert_eq!(verify(&headers, ROUTE, BODY, &ctx(), NOW), Err(PayerError::Missing(name)));
 		}
 	}
 
@@ -472,6 +541,9 @@ mod tests {
 			(TIMESTAMP_HEADER, ""),
 			(NONCE_HEADER, "-1"),
 			(NONCE_HEADER, "18446744073709551616"),
+			(SPEND_LIMIT_HEADER, "340282366920938463463374607431768211456"),
+			(SPEND_LIMIT_HEADER, "-5"),
+			(SPEND_LIMIT_HEADER, "1e9"),
 			(SIGNATURE_HEADER, "00"),
 			(SIGNATURE_HEADER, "0xzz"),
 			(SIGNATURE_HEADER, "0x1234"),
@@ -479,7 +551,7 @@ mod tests {
 		for (name, value) in cases {
 			let mut headers = signed(BODY, NOW, 9);
 			headers.insert(name, HeaderValue::from_static(value));
-			match verify(&headers, BODY, &ctx(), NOW) {
+			match verify(&headers, ROUTE, BODY, &ctx(), NOW) {
 				Err(PayerError::Malformed { header, reason }) => {
 					assert_eq!(header, name, "{value}: {reason}");
 				},
@@ -489,7 +561,7 @@ mod tests {
 		let mut headers = signed(BODY, NOW, 9);
 		headers.append(NONCE_HEADER, HeaderValue::from_static("10"));
 		assert!(matches!(
-			verify(&headers, BODY, &ctx(), NOW),
+			verify(&headers, ROUTE, BODY, &ctx(), NOW),
 			Err(PayerError::Malformed { header: NONCE_HEADER, .. })
 		));
 	}
@@ -540,7 +612,7 @@ mod tests {
 	) -> reqwest::Response {
 		let mut request = client.post(url).body(body);
 		for (name, value) in
-			sign_request(&dev::alice(), GENESIS, OPERATOR, body, unix_time_ms(), nonce)
+			sign_request(&dev::alice(), GENESIS, OPERATOR, &to_sign(body, unix_time_ms(), nonce))
 		{
 			request = request.header(name, value);
 		}
@@ -586,7 +658,8 @@ mod tests {
 			(0..4).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&[b'y'; 400]))),
 		);
 		let mut request = client.post(&url).body(reqwest::Body::wrap_stream(chunks));
-		for (name, value) in sign_request(&dev::alice(), GENESIS, OPERATOR, b"", unix_time_ms(), 4)
+		for (name, value) in
+			sign_request(&dev::alice(), GENESIS, OPERATOR, &to_sign(b"", unix_time_ms(), 4))
 		{
 			request = request.header(name, value);
 		}

@@ -4,11 +4,12 @@
 
 use axum::{
 	extract::{Request, State},
-	http::header,
+	http::{header, HeaderValue},
 	middleware::Next,
 	response::{IntoResponse, Response},
 	Extension, Json,
 };
+use lineage_chain::payer::SPENT_HEADER;
 use lineage_engine::SamplingParams;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -105,7 +106,8 @@ async fn generate(
 			admission,
 			Generate {
 				id_prefix: if chat { "chatcmpl" } else { "cmpl" },
-				payer: payer.map(|p| p.account),
+				payer: payer.as_ref().map(|p| p.account),
+				voucher: payer.map(|p| p.voucher),
 				model,
 				input,
 				prompt_param: if chat { "messages" } else { "prompt" },
@@ -116,6 +118,13 @@ async fn generate(
 		)
 		.await?;
 	let span = generation.span.clone();
+	let spent = generation.spent;
+	let with_spent = move |mut response: Response| {
+		if let Some(value) = spent.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+			response.headers_mut().insert(SPENT_HEADER, value);
+		}
+		response
+	};
 	if gen.stream {
 		let parts = StreamParts {
 			meta: generation.meta,
@@ -123,13 +132,13 @@ async fn generate(
 			on_finish: Some(generation.on_finish),
 			admission: generation.admission,
 		};
-		return Ok(stream_response(endpoint, parts));
+		return Ok(with_spent(stream_response(endpoint, parts)));
 	}
 	let response = collect(endpoint, generation.meta, generation.events, generation.on_finish)
 		.instrument(span)
 		.await;
 	drop(generation.admission);
-	response
+	response.map(with_spent)
 }
 
 /// Gather a whole answer (non-streaming).

@@ -1,13 +1,18 @@
 //! Chain mode's admission and usage recording: the [`ChainGate`] lets a request run only when
 //! its adapter is registered and not revoked on chain, its stored bytes hash to the registered
-//! artifact hash, and its payer's escrow with this operator covers the most the request may
-//! cost on top of everything already served and not yet settled; the [`JournalSink`] writes the
-//! finished request to the journal before the response completes.
+//! artifact hash, its payer's escrow with this operator covers the most the request may cost on
+//! top of everything already served and not yet settled, and the spend limit the payer signed
+//! covers all of that and what the chain has charged already; the [`JournalSink`] writes the
+//! finished request, with the payer's signed authorisation, to the journal before the response
+//! completes.
 //!
-//! The escrow a payer has left is `escrow on chain (finalized) − fees of journaled requests not
-//! in a finalized batch − reservations of requests running now`. A request reserves its maximum
-//! fee (prompt tokens and `max_tokens` at the higher of the current and a scheduled price) and
-//! releases the reservation when it ends, after its usage is journaled.
+//! The escrow a payer has left is `escrow on chain − a pending withdrawal − fees of journaled
+//! requests not in a finalized batch − reservations of requests running now`. A request reserves
+//! its maximum fee (prompt tokens and `max_tokens` at the higher of the current and a scheduled
+//! price) and releases the reservation when it ends, after its usage is journaled. What counts
+//! against the payer's spend limit is `spent on chain + the same fees and reservations + this
+//! request's maximum fee`: every admitted request's limit covers everything admitted before it,
+//! so the highest limit a payer signed covers every batch the oracle will cut.
 
 use std::{
 	collections::{HashMap, HashSet},
@@ -20,7 +25,7 @@ use sha2::{Digest, Sha256};
 use subxt::utils::AccountId32;
 
 use lineage_adapters::AdapterStore;
-use lineage_chain::escrow_balance;
+use lineage_chain::{payer_standing, PayerStanding};
 
 use super::{
 	link::ChainLink,
@@ -143,8 +148,8 @@ impl ChainGate {
 		Arc::new(JournalSink { gate: self.clone() })
 	}
 
-	/// The escrow `payer` holds with this operator at the current finalized block.
-	async fn escrow(&self, payer: &[u8; 32]) -> Result<u128, InferError> {
+	/// `payer`'s escrow and spend with this operator at the current finalized block.
+	async fn standing(&self, payer: &[u8; 32]) -> Result<PayerStanding, InferError> {
 		let client = self.link.client().ok_or_else(|| {
 			InferError::Unavailable(
 				"the oracle is not connected to the chain; retry shortly".into(),
@@ -154,7 +159,7 @@ impl ChainGate {
 			InferError::Unavailable(format!("reading escrow from the chain failed: {e}"))
 		};
 		let at = client.at_current_block().await.map_err(|e| unavailable(&e))?;
-		escrow_balance(&at, AccountId32(*payer), self.operator).await.map_err(|e| unavailable(&e))
+		payer_standing(&at, AccountId32(*payer), self.operator).await.map_err(|e| unavailable(&e))
 	}
 
 	/// Checks once that the stored bytes of `hash` hash to it.
@@ -185,7 +190,12 @@ impl ChainGate {
 		};
 		let Some(hash) = req.adapter else {
 			if self.free_base {
-				return Ok(GatePass { payer: Some(payer), chain_adapter: None, hold: None });
+				return Ok(GatePass {
+					payer: Some(payer),
+					chain_adapter: None,
+					spent: None,
+					hold: None,
+				});
 			}
 			return Err(InferError::NotRegistered(format!(
 				"`{}` is the base model: this oracle sells inference per LoRA adapter registered \
@@ -212,21 +222,43 @@ impl ChainGate {
 			adapter.max_fee(req.prompt_tokens as u64, req.max_tokens as u64).ok_or_else(|| {
 				InferError::invalid("the request's maximum fee overflows", "max_tokens")
 			})?;
-		let escrow = self.escrow(&payer).await?;
+		let Some(voucher) = req.voucher else {
+			return Err(InferError::PayerRequired(
+				"sign the request with the payer's key and a spend limit (x-lineage-* headers)"
+					.into(),
+			));
+		};
+		let standing = self.standing(&payer).await?;
 		let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
 		let owed = ledger.owed(&payer, &self.registry);
 		let reserved = ledger.reserved.get(&payer).copied().unwrap_or(0);
-		let available = escrow.saturating_sub(owed).saturating_sub(reserved);
+		let PayerStanding { escrow, withdrawing, spent } = standing;
+		let available =
+			escrow.saturating_sub(withdrawing).saturating_sub(owed).saturating_sub(reserved);
 		if available < max_fee {
 			return Err(InferError::InsufficientEscrow(format!(
 				"payer {} has {available} available in escrow with operator {} ({escrow} on \
-				 chain, {owed} owed for served requests not yet settled, {reserved} reserved by \
-				 running requests); this request may cost up to {max_fee}: deposit more with \
-				 Usage::deposit_escrow({}, amount), or ask for fewer max_tokens",
+				 chain, {withdrawing} of it asked back, {owed} owed for served requests not yet \
+				 settled, {reserved} reserved by running requests); this request may cost up to \
+				 {max_fee}: deposit more with Usage::deposit_escrow({}, amount), or ask for \
+				 fewer max_tokens",
 				AccountId32(payer),
 				self.operator,
 				self.operator,
 			)));
+		}
+		let counted = spent.saturating_add(owed).saturating_add(reserved).saturating_add(max_fee);
+		if voucher.spend_limit < counted {
+			return Err(InferError::SpendLimitTooLow {
+				message: format!(
+					"the spend limit signed in x-lineage-spend-limit, {}, is below {counted}: \
+					 {spent} charged on chain, {owed} owed for served requests not yet on chain, \
+					 {reserved} reserved by running requests and up to {max_fee} for this one; \
+					 sign the request again with a spend limit of at least {counted}",
+					voucher.spend_limit
+				),
+				spent: spent.saturating_add(owed).saturating_add(reserved),
+			});
 		}
 		let r = ledger.reserved.entry(payer).or_default();
 		*r = r.saturating_add(max_fee);
@@ -235,6 +267,7 @@ impl ChainGate {
 		Ok(GatePass {
 			payer: Some(payer),
 			chain_adapter: Some(adapter.id),
+			spent: Some(counted),
 			hold: Some(Box::new(hold)),
 		})
 	}
@@ -273,7 +306,10 @@ impl UsageSink for JournalSink {
 			response_hash: Hash::from(rec.response_sha256),
 			finished_at_ms: rec.unix_time_ms,
 		};
-		self.gate.journal.append(&record)?;
+		let Some(voucher) = &rec.voucher else {
+			return Err("a chain-mode request finished without the payer's authorisation".into());
+		};
+		self.gate.journal.append(&record, voucher)?;
 		let mut ledger = self.gate.ledger.lock().unwrap_or_else(|e| e.into_inner());
 		ledger.add(payer, adapter, record.input_tokens, record.output_tokens);
 		Ok(())

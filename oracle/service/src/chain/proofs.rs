@@ -54,6 +54,37 @@ pub fn to_wire(batch: &UsageBatch<lineage_primitives::AccountId>) -> wire::Usage
 	}
 }
 
+/// The vouchers argument of `submit_usage` in the generated client types.
+pub type WireVouchers = lineage::runtime_types::bounded_collections::bounded_vec::BoundedVec<
+	lineage::runtime_types::lineage_primitives::payer::PayerVoucher<
+		AccountId32,
+		lineage::runtime_types::sp_runtime::MultiSignature,
+	>,
+>;
+
+/// A batch's vouchers in the generated client types (the same SCALE bytes).
+pub fn vouchers_to_wire(vouchers: &[lineage_primitives::payer::Voucher]) -> WireVouchers {
+	use lineage::runtime_types::{lineage_primitives::payer::PayerVoucher, sp_runtime};
+	use lineage_primitives::Signature;
+	let signature = |s: &Signature| match s {
+		Signature::Sr25519(s) => sp_runtime::MultiSignature::Sr25519(s.0),
+		Signature::Ed25519(s) => sp_runtime::MultiSignature::Ed25519(s.0),
+		Signature::Ecdsa(s) => sp_runtime::MultiSignature::Ecdsa(s.0),
+		Signature::Eth(s) => sp_runtime::MultiSignature::Eth(s.0),
+	};
+	let vouchers = vouchers.iter().map(|v| PayerVoucher {
+		payer: AccountId32(v.payer.clone().into()),
+		timestamp_ms: v.timestamp_ms,
+		nonce: v.nonce,
+		spend_limit: v.spend_limit,
+		target_sha256: v.target_sha256,
+		body_sha256: v.body_sha256,
+		wrapped: v.wrapped,
+		signature: signature(&v.signature),
+	});
+	lineage::runtime_types::bounded_collections::bounded_vec::BoundedVec(vouchers.collect())
+}
+
 /// What one round did, for logs and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoundReport {
@@ -145,7 +176,8 @@ pub async fn proof_round(
 			records = b.records.len(),
 			"batch cut and signed; submitting"
 		);
-		let call = lineage::tx().usage().submit_usage(to_wire(&b.batch), b.signature);
+		let vouchers = vouchers_to_wire(&b.vouchers);
+		let call = lineage::tx().usage().submit_usage(to_wire(&b.batch), b.signature, vouchers);
 		match submit_and_finalize(client, &call, key).await {
 			Ok(done) => {
 				let fee = done

@@ -137,6 +137,7 @@ impl ChainService {
 		let limits = BatchLimits {
 			max_entries: constant(lineage::constants().usage().max_entries_per_batch())?,
 			max_adapters: constant(lineage::constants().usage().max_adapters_per_batch())?,
+			max_payers: constant(lineage::constants().usage().max_payers_per_batch())?,
 			max_records: config.max_records_per_batch,
 		};
 		let registry = Arc::new(Registry::new());

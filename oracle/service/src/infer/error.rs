@@ -73,6 +73,15 @@ pub enum InferError {
 	/// The payer's escrow with this operator cannot cover the request.
 	#[error("{0}")]
 	InsufficientEscrow(String),
+	/// The spend limit the payer signed does not cover what is counted against it with this
+	/// request at its most.
+	#[error("{message}")]
+	SpendLimitTooLow {
+		/// What is wrong and the least limit that would do.
+		message: String,
+		/// What is counted against the limit before this request (sent as `x-lineage-spent`).
+		spent: u128,
+	},
 	/// The adapter is not registered on chain (or its bytes do not match the registration).
 	#[error("{0}")]
 	NotRegistered(String),

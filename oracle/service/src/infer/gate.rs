@@ -3,7 +3,7 @@
 use futures::future::BoxFuture;
 use lineage_primitives::{AdapterId, Hash};
 
-use super::error::InferError;
+use super::{error::InferError, usage::Voucher};
 
 /// What a generation request asks of the [`RequestGate`], once it is parsed and tokenised and
 /// before any inference runs.
@@ -11,6 +11,8 @@ use super::error::InferError;
 pub struct GateRequest<'a> {
 	/// The verified payer of a signed request, if the request was signed.
 	pub payer: Option<[u8; 32]>,
+	/// The payer's signed authorisation (with its spend limit), if the request was signed.
+	pub voucher: Option<&'a Voucher>,
 	/// The model name the request named.
 	pub model: &'a str,
 	/// The adapter's artifact hash, `None` for the base model.
@@ -28,6 +30,9 @@ pub struct GatePass {
 	pub payer: Option<[u8; 32]>,
 	/// The adapter's id on chain.
 	pub chain_adapter: Option<AdapterId>,
+	/// What the gate counts against the payer's spend limit, this request included at its
+	/// most (the response's `x-lineage-spent`), when it counts one.
+	pub spent: Option<u128>,
 	/// Released on drop.
 	pub hold: Option<Box<dyn Send + Sync>>,
 }
@@ -35,7 +40,7 @@ pub struct GatePass {
 impl GatePass {
 	/// A pass with no payer, no chain adapter and nothing held.
 	pub fn open() -> Self {
-		GatePass { payer: None, chain_adapter: None, hold: None }
+		GatePass { payer: None, chain_adapter: None, spent: None, hold: None }
 	}
 }
 

@@ -17,6 +17,7 @@ use super::{
 	gate::GateRequest,
 	state::{blocking, Admission, Infer},
 	text::{drive, DriveContext, Summary, TextEvent},
+	usage::Voucher,
 };
 
 /// Where a prompt comes from.
@@ -37,6 +38,8 @@ pub struct Generate {
 	pub id_prefix: &'static str,
 	/// The verified payer, when the request was signed.
 	pub payer: Option<[u8; 32]>,
+	/// The payer's signed authorisation of the request, when it was signed.
+	pub voucher: Option<Voucher>,
 	/// The model name: the base model's id, an adapter's name or its artifact hash (`0x…`).
 	pub model: String,
 	/// The prompt.
@@ -79,6 +82,9 @@ pub struct Generation {
 	pub admission: Admission,
 	/// The request's tracing span (queue, inference and decode timings are recorded in it).
 	pub span: tracing::Span,
+	/// What the gate counts against the payer's spend limit, this request included at its most
+	/// (sent as `x-lineage-spent`).
+	pub spent: Option<u128>,
 }
 
 /// An answer produced in-process, for an on-chain job.
@@ -200,6 +206,7 @@ impl Infer {
 			.gate()
 			.admit(GateRequest {
 				payer: req.payer,
+				voucher: req.voucher.as_ref(),
 				model: &req.model,
 				adapter: adapter_hash,
 				prompt_tokens: prompt.len(),
@@ -226,6 +233,8 @@ impl Infer {
 			finish = tracing::field::Empty,
 		);
 		let prompt_len = prompt.len();
+		let spent = pass.spent;
+		let voucher = req.voucher;
 		let events = self.engine().submit(GenerateRequest {
 			id: meta.id.clone(),
 			prompt,
@@ -244,6 +253,7 @@ impl Infer {
 			submitted_at,
 			sink: self.sink().clone(),
 			pass,
+			voucher,
 		};
 		let model = self.model().clone();
 		let driver_span = span.clone();
@@ -254,7 +264,7 @@ impl Infer {
 		let infer = self.clone();
 		let finish_span = span.clone();
 		let on_finish: Finished = Box::new(move |s: &Summary| infer.record_finish(&finish_span, s));
-		Ok(Generation { meta, events: rx, on_finish, admission, span })
+		Ok(Generation { meta, events: rx, on_finish, admission, span, spent })
 	}
 
 	/// Records a finished request's metrics and its timings in its span.

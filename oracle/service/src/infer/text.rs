@@ -214,6 +214,8 @@ pub struct DriveContext {
 	/// What the gate admitted the request as (payer, chain adapter); dropped, releasing its
 	/// hold, when the driver returns — after the usage is recorded.
 	pub pass: GatePass,
+	/// The payer's signed authorisation of the request, kept with its usage record.
+	pub voucher: Option<super::usage::Voucher>,
 }
 
 /// Turn the engine's events into text events. Blocking: run it with `spawn_blocking`.
@@ -324,6 +326,7 @@ pub fn drive(
 		unix_time_ms: unix_time_ms(),
 		finish_reason: finish,
 		payer: ctx.pass.payer,
+		voucher: ctx.voucher.clone(),
 		chain_adapter: ctx.pass.chain_adapter,
 	});
 	match recorded {

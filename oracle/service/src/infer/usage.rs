@@ -3,6 +3,11 @@
 
 use lineage_primitives::{AdapterId, Hash};
 
+/// A payer's signed authorisation of one request, as the usage journal keeps it and a batch
+/// carries it to the chain: its spend limit bounds what the chain lets this operator charge the
+/// payer in total ([`lineage_primitives::payer`]).
+pub use lineage_primitives::payer::Voucher;
+
 /// One finished request, as the usage journal records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FinishedRequest {
@@ -24,6 +29,8 @@ pub struct FinishedRequest {
 	pub finish_reason: Finish,
 	/// Who pays for it (the verified payer of a signed request), when the server requires one.
 	pub payer: Option<[u8; 32]>,
+	/// The payer's signed authorisation of the request, when it was signed.
+	pub voucher: Option<Voucher>,
 	/// The adapter's id on chain, when the [`RequestGate`](super::gate::RequestGate) resolved
 	/// one.
 	pub chain_adapter: Option<AdapterId>,

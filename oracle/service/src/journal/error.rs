@@ -77,16 +77,21 @@ pub enum JournalError {
 	RecordNumbersExhausted,
 	/// Batch limits of zero: no batch could ever be cut.
 	#[error(
-		"batch limits must all be at least 1 (got {max_entries} entries, {max_adapters} \
-		 adapters, {max_records} records): take them from the chain's usage pallet constants"
+		"batch limits must all be at least 1 (got {limits:?}): take them from the chain's usage \
+		 pallet constants"
 	)]
 	InvalidLimits {
-		/// The entry limit given.
-		max_entries: u32,
-		/// The adapter limit given.
-		max_adapters: u32,
-		/// The record limit given.
-		max_records: u32,
+		/// The limits given.
+		limits: super::BatchLimits,
+	},
+	/// A record's voucher names another payer than the record.
+	#[error(
+		"request {request_id:?}: the voucher is not the record's payer's; journal each record \
+		 with its own payer's signed authorisation"
+	)]
+	VoucherMismatch {
+		/// The request's id.
+		request_id: Hash,
 	},
 	/// A batch already has this sequence number, or a later one exists.
 	#[error(

@@ -30,6 +30,8 @@
 //! | `signed` | sequence | `()`: batches in [`BatchState::Signed`] |
 //! | `finalized` | sequence | `()`: batches in [`BatchState::Finalized`] |
 //! | `rejected` | record number | SCALE `(sequence, reason, rejected_at_ms)` |
+//! | `vouchers` | record number | SCALE [`Voucher`]: the payer's signed authorisation of the record's request |
+//! | `best_vouchers` | payer (32 bytes) | SCALE [`Voucher`]: the payer's highest spend limit, sent with each batch |
 //! | `nonces` | payer (32 bytes) ‖ nonce (big-endian) | timestamp (ms) |
 //! | `nonce_times` | timestamp (big-endian) ‖ payer ‖ nonce | `()`: for pruning by age |
 //!
@@ -43,6 +45,7 @@ pub use error::JournalError;
 
 use codec::{Decode, DecodeAll, Encode};
 use lineage_chain::time::unix_time_ms;
+pub use lineage_primitives::payer::Voucher;
 use lineage_primitives::{
 	usage::{records_root, Sequence, UsageBatch, UsageEntry, UsageRecord},
 	AccountId, AdapterId,
@@ -56,8 +59,8 @@ use std::{
 	path::{Path, PathBuf},
 };
 
-/// The layout version this code reads and writes.
-const LAYOUT_VERSION: u64 = 1;
+/// The layout version this code reads and writes (2: vouchers with every record and batch).
+const LAYOUT_VERSION: u64 = 2;
 /// `meta` key of the layout version.
 const META_VERSION: &str = "layout_version";
 /// `meta` key of the next record number.
@@ -71,19 +74,23 @@ const BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("batches");
 const SIGNED: TableDefinition<u64, ()> = TableDefinition::new("signed");
 const FINALIZED: TableDefinition<u64, ()> = TableDefinition::new("finalized");
 const REJECTED: TableDefinition<u64, &[u8]> = TableDefinition::new("rejected");
+const VOUCHERS: TableDefinition<u64, &[u8]> = TableDefinition::new("vouchers");
+const BEST_VOUCHERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("best_vouchers");
 const NONCES: TableDefinition<&[u8; 40], u64> = TableDefinition::new("nonces");
 const NONCE_TIMES: TableDefinition<&[u8; 48], ()> = TableDefinition::new("nonce_times");
 /// On-chain jobs this oracle answered or gave up: job id → SCALE [`JobEntry`].
 const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
 
-/// How large a batch may be: the chain's limits (the usage pallet's `MaxEntriesPerBatch` and
-/// `MaxAdaptersPerBatch`) and the oracle's own cap on records per batch.
+/// How large a batch may be: the chain's limits (the usage pallet's `MaxEntriesPerBatch`,
+/// `MaxAdaptersPerBatch` and `MaxPayersPerBatch`) and the oracle's own cap on records per batch.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct BatchLimits {
 	/// At most this many entries, i.e. distinct (payer, adapter) pairs.
 	pub max_entries: u32,
 	/// At most this many distinct adapters.
 	pub max_adapters: u32,
+	/// At most this many distinct payers (each with a voucher).
+	pub max_payers: u32,
 	/// At most this many records.
 	pub max_records: u32,
 }
@@ -136,6 +143,9 @@ pub struct StoredBatch {
 	pub batch: UsageBatch<AccountId>,
 	/// The operator's sr25519 signature over the batch's signing payload.
 	pub signature: [u8; 64],
+	/// One voucher per payer of the batch, ascending by payer: the payer's highest signed
+	/// spend limit when the batch was cut.
+	pub vouchers: Vec<Voucher>,
 	/// The numbers of the records aggregated into the batch, ascending.
 	pub records: Vec<u64>,
 	/// Where the batch is on its way to the chain.
@@ -224,6 +234,8 @@ impl Journal {
 			txn.open_table(SIGNED)?;
 			txn.open_table(FINALIZED)?;
 			txn.open_table(REJECTED)?;
+			txn.open_table(VOUCHERS)?;
+			txn.open_table(BEST_VOUCHERS)?;
 			txn.open_table(NONCES)?;
 			txn.open_table(NONCE_TIMES)?;
 			txn.open_table(JOBS)?;
@@ -237,17 +249,27 @@ impl Journal {
 		&self.path
 	}
 
-	/// Durably appends `rec` as a pending record and returns its record number; the record is on
-	/// disk when this returns.
+	/// Durably appends `rec` as a pending record, with `voucher` (the payer's signed
+	/// authorisation of the request), and returns its record number; the record is on disk when
+	/// this returns. The voucher becomes the payer's best one when its spend limit is the
+	/// highest seen.
 	///
 	/// Idempotent by request id: appending a record whose `request_id` is already journaled
 	/// writes nothing and returns the existing record's number (the first record wins).
 	/// A record with no input and no output tokens is refused with
 	/// [`JournalError::EmptyRecord`]: there is nothing to bill and the chain refuses entries
-	/// without tokens.
-	pub fn append(&self, rec: &UsageRecord<AccountId>) -> Result<u64, JournalError> {
+	/// without tokens, and one whose voucher names another payer with
+	/// [`JournalError::VoucherMismatch`].
+	pub fn append(
+		&self,
+		rec: &UsageRecord<AccountId>,
+		voucher: &Voucher,
+	) -> Result<u64, JournalError> {
 		if rec.input_tokens == 0 && rec.output_tokens == 0 {
 			return Err(JournalError::EmptyRecord { request_id: rec.request_id });
+		}
+		if voucher.payer != rec.payer {
+			return Err(JournalError::VoucherMismatch { request_id: rec.request_id });
 		}
 		let id = rec.request_id.to_fixed_bytes();
 		// Most appends are new: look for the id in a read first, so a repeat commits nothing.
@@ -272,6 +294,16 @@ impl Journal {
 			ids.insert(&id, number)?;
 			txn.open_table(RECORDS)?.insert(number, rec.encode().as_slice())?;
 			txn.open_table(PENDING)?.insert(number, ())?;
+			txn.open_table(VOUCHERS)?.insert(number, voucher.encode().as_slice())?;
+			let mut best = txn.open_table(BEST_VOUCHERS)?;
+			let payer: [u8; 32] = rec.payer.clone().into();
+			let current = match best.get(&payer)? {
+				Some(bytes) => Some(decode_voucher("best_vouchers", bytes.value())?),
+				None => None,
+			};
+			if current.is_none_or(|c| c.spend_limit < voucher.spend_limit) {
+				best.insert(&payer, voucher.encode().as_slice())?;
+			}
 			Ok(number)
 		})
 	}
@@ -352,13 +384,17 @@ impl Journal {
 		limits: BatchLimits,
 		sign: impl FnOnce(&UsageBatch<AccountId>) -> [u8; 64],
 	) -> Result<Option<StoredBatch>, JournalError> {
-		let BatchLimits { max_entries, max_adapters, max_records } = limits;
-		if max_entries == 0 || max_adapters == 0 || max_records == 0 {
-			return Err(JournalError::InvalidLimits { max_entries, max_adapters, max_records });
+		let BatchLimits { max_entries, max_adapters, max_payers, max_records } = limits;
+		if max_entries == 0 || max_adapters == 0 || max_payers == 0 || max_records == 0 {
+			return Err(JournalError::InvalidLimits { limits });
 		}
 		let to_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
-		let (max_entries, max_adapters, max_records) =
-			(to_usize(max_entries), to_usize(max_adapters), to_usize(max_records));
+		let (max_entries, max_adapters, max_payers, max_records) = (
+			to_usize(max_entries),
+			to_usize(max_adapters),
+			to_usize(max_payers),
+			to_usize(max_records),
+		);
 		self.write(|txn| {
 			let mut batches = txn.open_table(BATCHES)?;
 			if let Some(last) = batches.last()?.map(|(k, _)| k.value()) {
@@ -370,6 +406,7 @@ impl Journal {
 			let records = txn.open_table(RECORDS)?;
 			let mut entries = BTreeMap::<(AccountId, AdapterId), UsageEntry<AccountId>>::new();
 			let mut adapters = BTreeSet::<AdapterId>::new();
+			let mut payers = BTreeSet::<AccountId>::new();
 			let mut taken = Vec::<(u64, UsageRecord<AccountId>)>::new();
 			for item in pending.iter()? {
 				if taken.len() >= max_records {
@@ -393,10 +430,12 @@ impl Journal {
 					None => {
 						if entries.len() >= max_entries
 							|| (!adapters.contains(&rec.adapter) && adapters.len() >= max_adapters)
+							|| (!payers.contains(&rec.payer) && payers.len() >= max_payers)
 						{
 							break;
 						}
 						adapters.insert(rec.adapter);
+						payers.insert(rec.payer.clone());
 						entries.insert(
 							(rec.payer.clone(), rec.adapter),
 							UsageEntry {
@@ -424,10 +463,20 @@ impl Journal {
 				entries: entries.into_values().collect(),
 				records_root: records_root(&recs),
 			};
+			let best = txn.open_table(BEST_VOUCHERS)?;
+			let mut vouchers = Vec::with_capacity(payers.len());
+			for payer in payers {
+				let key: [u8; 32] = payer.into();
+				let bytes = best.get(&key)?.ok_or_else(|| {
+					corrupt("best_vouchers", "a payer has records but no voucher".into())
+				})?;
+				vouchers.push(decode_voucher("best_vouchers", bytes.value())?);
+			}
 			let signature = sign(&batch);
 			let stored = StoredBatch {
 				batch,
 				signature,
+				vouchers,
 				records: numbers,
 				state: BatchState::Signed,
 				cut_at_ms: unix_time_ms(),
@@ -566,6 +615,16 @@ impl Journal {
 		})
 	}
 
+	/// The payer's signed authorisation kept with record `number`, if there is such a record:
+	/// the payer's evidence of what they asked for.
+	pub fn voucher(&self, number: u64) -> Result<Option<Voucher>, JournalError> {
+		self.read(|txn| {
+			let table = txn.open_table(VOUCHERS)?;
+			let Some(bytes) = table.get(number)? else { return Ok(None) };
+			decode_voucher("vouchers", bytes.value()).map(Some)
+		})
+	}
+
 	/// The record with number `number`, in whatever state (pending, batched or rejected).
 	pub fn record(&self, number: u64) -> Result<Option<UsageRecord<AccountId>>, JournalError> {
 		self.read(|txn| {
@@ -674,6 +733,11 @@ fn decode_record(number: u64, bytes: &[u8]) -> Result<UsageRecord<AccountId>, Jo
 fn decode_batch(sequence: Sequence, bytes: &[u8]) -> Result<StoredBatch, JournalError> {
 	StoredBatch::decode_all(&mut &bytes[..])
 		.map_err(|e| corrupt(&format!("batches[{sequence}]"), e.to_string()))
+}
+
+/// Decodes a voucher stored in `table`.
+fn decode_voucher(table: &str, bytes: &[u8]) -> Result<Voucher, JournalError> {
+	Voucher::decode_all(&mut &bytes[..]).map_err(|e| corrupt(table, e.to_string()))
 }
 
 /// Record `number`, which an index refers to, so it must exist.

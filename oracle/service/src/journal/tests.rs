@@ -34,7 +34,28 @@ fn rec(id: u64, payer: u8, adapter: AdapterId, input: u64, output: u64) -> Usage
 	}
 }
 
-const WIDE: BatchLimits = BatchLimits { max_entries: 1000, max_adapters: 1000, max_records: 1000 };
+const WIDE: BatchLimits =
+	BatchLimits { max_entries: 1000, max_adapters: 1000, max_payers: 1000, max_records: 1000 };
+
+/// A voucher of `payer` with spend limit `limit` (its signature is not checked by the journal).
+fn voucher(payer: &AccountId, limit: u128) -> Voucher {
+	Voucher {
+		payer: payer.clone(),
+		timestamp_ms: 1,
+		nonce: limit as u64,
+		spend_limit: limit,
+		target_sha256: [1; 32],
+		body_sha256: [2; 32],
+		wrapped: false,
+		signature: lineage_primitives::payer::sr25519_signature([0; 64]),
+	}
+}
+
+/// Appends `rec` with a voucher whose limit grows with the record's id.
+fn append(journal: &Journal, rec: &UsageRecord<AccountId>) -> Result<u64, JournalError> {
+	let id = rec.request_id.to_low_u64_be();
+	journal.append(rec, &voucher(&rec.payer, 1_000 + u128::from(id)))
+}
 
 fn operator() -> AccountId {
 	account(0xee)
@@ -80,10 +101,10 @@ fn journal_and_error_are_send_and_sync() {
 fn append_is_idempotent_by_request_id() {
 	let dir = TempDir::new("append");
 	let journal = Journal::open(&dir.file()).unwrap();
-	assert_eq!(journal.append(&rec(1, 1, 1, 10, 5)).unwrap(), 0);
-	assert_eq!(journal.append(&rec(2, 1, 1, 10, 5)).unwrap(), 1);
+	assert_eq!(append(&journal, &rec(1, 1, 1, 10, 5)).unwrap(), 0);
+	assert_eq!(append(&journal, &rec(2, 1, 1, 10, 5)).unwrap(), 1);
 	// The same request id again, even with other counts: the first record wins.
-	assert_eq!(journal.append(&rec(1, 2, 9, 99, 99)).unwrap(), 0);
+	assert_eq!(append(&journal, &rec(1, 2, 9, 99, 99)).unwrap(), 0);
 	assert_eq!(journal.pending_count().unwrap(), 2);
 	assert_eq!(journal.record(0).unwrap(), Some(rec(1, 1, 1, 10, 5)));
 	assert_eq!(journal.record(1).unwrap(), Some(rec(2, 1, 1, 10, 5)));
@@ -97,12 +118,12 @@ fn append_of_record_without_tokens_fails() {
 	let dir = TempDir::new("empty");
 	let journal = Journal::open(&dir.file()).unwrap();
 	assert!(matches!(
-		journal.append(&rec(1, 1, 1, 0, 0)),
+		append(&journal, &rec(1, 1, 1, 0, 0)),
 		Err(JournalError::EmptyRecord { request_id }) if request_id == Hash::from_low_u64_be(1)
 	));
 	// Input only or output only is billable.
-	assert_eq!(journal.append(&rec(2, 1, 1, 0, 3)).unwrap(), 0);
-	assert_eq!(journal.append(&rec(3, 1, 1, 3, 0)).unwrap(), 1);
+	assert_eq!(append(&journal, &rec(2, 1, 1, 0, 3)).unwrap(), 0);
+	assert_eq!(append(&journal, &rec(3, 1, 1, 3, 0)).unwrap(), 1);
 	assert_eq!(journal.pending_count().unwrap(), 2);
 }
 
@@ -120,7 +141,7 @@ fn cut_batch_aggregates_sorts_and_roots() {
 		rec(60, 1, 7, 60, 6),
 	];
 	for r in &records {
-		journal.append(r).unwrap();
+		append(&journal, r).unwrap();
 	}
 	let mut signed = None;
 	let stored = journal
@@ -170,7 +191,7 @@ fn cut_batch_respects_max_records() {
 	let dir = TempDir::new("max-records");
 	let journal = Journal::open(&dir.file()).unwrap();
 	for id in 0..5 {
-		journal.append(&rec(id, 1, 1, 1, 1)).unwrap();
+		append(&journal, &rec(id, 1, 1, 1, 1)).unwrap();
 	}
 	let limits = BatchLimits { max_records: 2, ..WIDE };
 	let first = cut(&journal, 0, limits).unwrap();
@@ -187,7 +208,7 @@ fn cut_batch_respects_max_entries() {
 	let journal = Journal::open(&dir.file()).unwrap();
 	// Pairs, in record order: (1,1) (2,1) (1,1) (3,1) (2,1).
 	for (id, payer) in [(0, 1), (1, 2), (2, 1), (3, 3), (4, 2)] {
-		journal.append(&rec(id, payer, 1, 10, 10)).unwrap();
+		append(&journal, &rec(id, payer, 1, 10, 10)).unwrap();
 	}
 	let limits = BatchLimits { max_entries: 2, ..WIDE };
 	// The cut stops at record 3, whose pair would be a third entry; record 4 waits behind it.
@@ -209,7 +230,7 @@ fn cut_batch_respects_max_adapters() {
 	let journal = Journal::open(&dir.file()).unwrap();
 	// Adapters, in record order: 5, 5 (other payer), 6, 7; a new pair with a known adapter fits.
 	for (id, payer, adapter) in [(0, 1, 5), (1, 2, 5), (2, 1, 6), (3, 3, 6), (4, 1, 7)] {
-		journal.append(&rec(id, payer, adapter, 10, 10)).unwrap();
+		append(&journal, &rec(id, payer, adapter, 10, 10)).unwrap();
 	}
 	let limits = BatchLimits { max_adapters: 2, ..WIDE };
 	let first = cut(&journal, 0, limits).unwrap();
@@ -225,11 +246,64 @@ fn cut_batch_respects_max_adapters() {
 }
 
 #[test]
+fn cut_batch_respects_max_payers() {
+	let dir = TempDir::new("max-payers");
+	let journal = Journal::open(&dir.file()).unwrap();
+	for (id, payer) in [(0, 1), (1, 2), (2, 1), (3, 3)] {
+		append(&journal, &rec(id, payer, 1, 10, 10)).unwrap();
+	}
+	let limits = BatchLimits { max_payers: 2, ..WIDE };
+	let first = cut(&journal, 0, limits).unwrap();
+	// Payers 1 and 2 (records 0–2); payer 3 waits for the next batch.
+	assert_eq!(first.records, vec![0, 1, 2]);
+	assert_eq!(first.vouchers.len(), 2);
+	let second = cut(&journal, 1, limits).unwrap();
+	assert_eq!((second.records, second.vouchers.len()), (vec![3], 1));
+}
+
+#[test]
+fn each_batch_carries_each_payers_highest_voucher() {
+	let dir = TempDir::new("vouchers");
+	let journal = Journal::open(&dir.file()).unwrap();
+	let (alice, bob) = (account(1), account(2));
+	// Alice's limits arrive out of order (two clients); Bob signs once.
+	journal.append(&rec(0, 1, 1, 10, 10), &voucher(&alice, 500)).unwrap();
+	journal.append(&rec(1, 1, 2, 10, 10), &voucher(&alice, 900)).unwrap();
+	journal.append(&rec(2, 1, 1, 10, 10), &voucher(&alice, 700)).unwrap();
+	journal.append(&rec(3, 2, 1, 10, 10), &voucher(&bob, 40)).unwrap();
+	let stored = cut(&journal, 0, WIDE).unwrap();
+	// One per payer, ascending by payer, each the highest limit it signed.
+	let limits: Vec<_> = stored.vouchers.iter().map(|v| (v.payer.clone(), v.spend_limit)).collect();
+	assert_eq!(limits, vec![(alice.clone(), 900), (bob, 40)]);
+	// A later batch uses the best voucher seen, even one whose record is already batched.
+	journal.append(&rec(4, 1, 1, 10, 10), &voucher(&alice, 600)).unwrap();
+	let later = cut(&journal, 1, WIDE).unwrap();
+	assert_eq!(later.vouchers.iter().map(|v| v.spend_limit).collect::<Vec<_>>(), vec![900]);
+	// Each record keeps its own authorisation, the payer's evidence; survives a reopen.
+	drop(journal);
+	let journal = Journal::open(&dir.file()).unwrap();
+	assert_eq!(journal.voucher(2).unwrap().map(|v| v.spend_limit), Some(700));
+	assert_eq!(journal.voucher(9).unwrap(), None);
+	assert_eq!(journal.batch(0).unwrap().unwrap().vouchers, stored.vouchers);
+}
+
+#[test]
+fn append_with_another_payers_voucher_fails() {
+	let dir = TempDir::new("voucher-mismatch");
+	let journal = Journal::open(&dir.file()).unwrap();
+	assert!(matches!(
+		journal.append(&rec(0, 1, 1, 10, 10), &voucher(&account(2), 1_000)),
+		Err(JournalError::VoucherMismatch { .. })
+	));
+	assert_eq!(journal.pending_count().unwrap(), 0);
+}
+
+#[test]
 fn cut_batch_stops_before_an_entry_overflows() {
 	let dir = TempDir::new("overflow");
 	let journal = Journal::open(&dir.file()).unwrap();
-	journal.append(&rec(0, 1, 1, u64::MAX - 1, 1)).unwrap();
-	journal.append(&rec(1, 1, 1, 2, 1)).unwrap();
+	append(&journal, &rec(0, 1, 1, u64::MAX - 1, 1)).unwrap();
+	append(&journal, &rec(1, 1, 1, 2, 1)).unwrap();
 	let first = cut(&journal, 0, WIDE).unwrap();
 	assert_eq!(first.records, vec![0]);
 	assert_eq!(first.batch.entries[0].input_tokens, u64::MAX - 1);
@@ -240,10 +314,11 @@ fn cut_batch_stops_before_an_entry_overflows() {
 fn cut_batch_with_zero_limits_fails() {
 	let dir = TempDir::new("zero-limits");
 	let journal = Journal::open(&dir.file()).unwrap();
-	journal.append(&rec(0, 1, 1, 1, 1)).unwrap();
+	append(&journal, &rec(0, 1, 1, 1, 1)).unwrap();
 	for limits in [
 		BatchLimits { max_entries: 0, ..WIDE },
 		BatchLimits { max_adapters: 0, ..WIDE },
+		BatchLimits { max_payers: 0, ..WIDE },
 		BatchLimits { max_records: 0, ..WIDE },
 	] {
 		assert!(matches!(
@@ -258,9 +333,9 @@ fn cut_batch_with_zero_limits_fails() {
 fn cut_batch_with_used_or_earlier_sequence_fails() {
 	let dir = TempDir::new("sequence");
 	let journal = Journal::open(&dir.file()).unwrap();
-	journal.append(&rec(0, 1, 1, 1, 1)).unwrap();
+	append(&journal, &rec(0, 1, 1, 1, 1)).unwrap();
 	cut(&journal, 7, WIDE).unwrap();
-	journal.append(&rec(1, 1, 1, 1, 1)).unwrap();
+	append(&journal, &rec(1, 1, 1, 1, 1)).unwrap();
 	for sequence in [7, 3, 0] {
 		assert!(matches!(
 			journal.cut_batch(&operator(), sequence, WIDE, fake_sign),
@@ -285,7 +360,7 @@ fn reopen_after_each_step_keeps_everything() {
 	{
 		let journal = Journal::open(&path).unwrap();
 		for id in 0..3 {
-			journal.append(&rec(id, 1 + id as u8 % 2, 3, 10 + id, 20)).unwrap();
+			append(&journal, &rec(id, 1 + id as u8 % 2, 3, 10 + id, 20)).unwrap();
 		}
 	}
 	let stored = {
@@ -302,8 +377,8 @@ fn reopen_after_each_step_keeps_everything() {
 	assert_eq!(unfinalized[0], stored);
 	assert_eq!(journal.pending_count().unwrap(), 0);
 	// Record numbers continue after a reopen, and request ids are still known.
-	assert_eq!(journal.append(&rec(1, 1, 3, 1, 1)).unwrap(), 1);
-	assert_eq!(journal.append(&rec(9, 1, 3, 1, 1)).unwrap(), 3);
+	assert_eq!(append(&journal, &rec(1, 1, 3, 1, 1)).unwrap(), 1);
+	assert_eq!(append(&journal, &rec(9, 1, 3, 1, 1)).unwrap(), 3);
 	journal.mark_finalized(0, 5, 50).unwrap();
 	drop(journal);
 	let journal = Journal::open(&path).unwrap();
@@ -326,7 +401,7 @@ fn reopen_after_each_step_keeps_everything() {
 fn finalize_and_settle_work_and_are_idempotent() {
 	let dir = TempDir::new("finalize");
 	let journal = Journal::open(&dir.file()).unwrap();
-	journal.append(&rec(0, 1, 1, 1, 1)).unwrap();
+	append(&journal, &rec(0, 1, 1, 1, 1)).unwrap();
 	let stored = cut(&journal, 2, WIDE).unwrap();
 	assert!(matches!(journal.mark_settled(2), Err(JournalError::NotFinalized { sequence: 2 })));
 	assert!(matches!(
@@ -360,11 +435,11 @@ fn finalize_and_settle_work_and_are_idempotent() {
 fn reject_moves_records_aside_and_frees_the_sequence() {
 	let dir = TempDir::new("reject");
 	let journal = Journal::open(&dir.file()).unwrap();
-	journal.append(&rec(0, 1, 1, 1, 1)).unwrap();
+	append(&journal, &rec(0, 1, 1, 1, 1)).unwrap();
 	cut(&journal, 0, WIDE).unwrap();
 	journal.mark_finalized(0, 1, 1).unwrap();
-	journal.append(&rec(1, 1, 9, 5, 5)).unwrap();
-	journal.append(&rec(2, 2, 9, 5, 5)).unwrap();
+	append(&journal, &rec(1, 1, 9, 5, 5)).unwrap();
+	append(&journal, &rec(2, 2, 9, 5, 5)).unwrap();
 	cut(&journal, 1, WIDE).unwrap();
 
 	assert_eq!(journal.reject_batch(1, "AdapterRevoked").unwrap(), 2);
@@ -379,12 +454,12 @@ fn reject_moves_records_aside_and_frees_the_sequence() {
 	assert_eq!(rejected[0].record, rec(1, 1, 9, 5, 5));
 	// The records are kept, and their request ids stay known: a retry is not billed.
 	assert_eq!(journal.record(1).unwrap(), Some(rec(1, 1, 9, 5, 5)));
-	assert_eq!(journal.append(&rec(1, 1, 9, 5, 5)).unwrap(), 1);
+	assert_eq!(append(&journal, &rec(1, 1, 9, 5, 5)).unwrap(), 1);
 	assert_eq!(journal.pending_count().unwrap(), 0);
 	assert!(matches!(journal.reject_batch(1, "again"), Err(JournalError::UnknownBatch { .. })));
 
 	// Sequence 1 is free again.
-	journal.append(&rec(3, 1, 1, 1, 1)).unwrap();
+	append(&journal, &rec(3, 1, 1, 1, 1)).unwrap();
 	assert_eq!(cut(&journal, 1, WIDE).unwrap().records, vec![3]);
 	assert_eq!(
 		journal.stats().unwrap(),
@@ -403,10 +478,10 @@ fn reject_moves_records_aside_and_frees_the_sequence() {
 fn reject_unwinds_later_signed_batches() {
 	let dir = TempDir::new("reject-later");
 	let journal = Journal::open(&dir.file()).unwrap();
-	journal.append(&rec(0, 1, 1, 1, 1)).unwrap();
+	append(&journal, &rec(0, 1, 1, 1, 1)).unwrap();
 	cut(&journal, 5, WIDE).unwrap();
-	journal.append(&rec(1, 1, 2, 1, 1)).unwrap();
-	journal.append(&rec(2, 1, 2, 1, 1)).unwrap();
+	append(&journal, &rec(1, 1, 2, 1, 1)).unwrap();
+	append(&journal, &rec(2, 1, 2, 1, 1)).unwrap();
 	cut(&journal, 6, WIDE).unwrap();
 	assert_eq!(journal.reject_batch(5, "NoEscrow").unwrap(), 1);
 	assert_eq!(journal.batch(6).unwrap(), None);
@@ -418,9 +493,9 @@ fn reject_unwinds_later_signed_batches() {
 fn reject_of_finalized_batch_fails() {
 	let dir = TempDir::new("reject-finalized");
 	let journal = Journal::open(&dir.file()).unwrap();
-	journal.append(&rec(0, 1, 1, 1, 1)).unwrap();
+	append(&journal, &rec(0, 1, 1, 1, 1)).unwrap();
 	cut(&journal, 0, WIDE).unwrap();
-	journal.append(&rec(1, 1, 1, 1, 1)).unwrap();
+	append(&journal, &rec(1, 1, 1, 1, 1)).unwrap();
 	cut(&journal, 1, WIDE).unwrap();
 	journal.mark_finalized(1, 9, 9).unwrap();
 	// Batch 1 finalized: the chain accepted batch 0 as well.
@@ -438,14 +513,14 @@ fn reject_of_finalized_batch_fails() {
 fn outstanding_counts_pending_and_signed_only() {
 	let dir = TempDir::new("outstanding");
 	let journal = Journal::open(&dir.file()).unwrap();
-	journal.append(&rec(0, 1, 1, 100, 100)).unwrap();
+	append(&journal, &rec(0, 1, 1, 100, 100)).unwrap();
 	cut(&journal, 0, WIDE).unwrap();
 	journal.mark_finalized(0, 1, 1).unwrap();
-	journal.append(&rec(1, 2, 1, 10, 1)).unwrap();
-	journal.append(&rec(2, 1, 1, 20, 2)).unwrap();
+	append(&journal, &rec(1, 2, 1, 10, 1)).unwrap();
+	append(&journal, &rec(2, 1, 1, 20, 2)).unwrap();
 	cut(&journal, 1, WIDE).unwrap();
-	journal.append(&rec(3, 1, 1, 30, 3)).unwrap();
-	journal.append(&rec(4, 1, 4, 40, 4)).unwrap();
+	append(&journal, &rec(3, 1, 1, 30, 3)).unwrap();
+	append(&journal, &rec(4, 1, 4, 40, 4)).unwrap();
 	let expect = |payer: u8, adapter, input, output| (account(payer), adapter, input, output);
 	assert_eq!(
 		journal.outstanding().unwrap(),
@@ -518,7 +593,7 @@ fn child_appender() {
 	let journal = Journal::open(Path::new(&path)).unwrap();
 	let mut stdout = std::io::stdout();
 	for id in 0..1_000_000 {
-		let number = journal.append(&rec(id, 1 + (id % 3) as u8, 1, id + 1, 1)).unwrap();
+		let number = append(&journal, &rec(id, 1 + (id % 3) as u8, 1, id + 1, 1)).unwrap();
 		writeln!(stdout, "{COMMITTED}{number}").unwrap();
 		stdout.flush().unwrap();
 	}
@@ -561,7 +636,7 @@ fn killed_appender_keeps_every_committed_record() {
 	assert!(pending > last);
 	assert_eq!(journal.stats().unwrap().records, pending);
 	// The reopened journal goes on where the child stopped.
-	assert_eq!(journal.append(&rec(1 << 40, 1, 1, 1, 1)).unwrap(), pending);
+	assert_eq!(append(&journal, &rec(1 << 40, 1, 1, 1, 1)).unwrap(), pending);
 	let all = BatchLimits { max_records: u32::MAX, ..WIDE };
 	let batch = cut(&journal, 0, all).unwrap();
 	assert_chain_valid(&batch.batch);

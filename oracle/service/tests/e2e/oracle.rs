@@ -168,12 +168,12 @@ async fn eve_asks(
 	who: &Keypair,
 	adapter: &str,
 ) -> (u16, serde_json::Value) {
-	let payers = PayerClient {
-		http: reqwest::Client::new(),
-		oracle: oracle.url.clone(),
-		genesis: client.genesis_hash().0,
-		operator: setup.operator,
-	};
+	let payers = PayerClient::new(
+		reqwest::Client::new(),
+		oracle.url.clone(),
+		client.genesis_hash().0,
+		setup.operator.clone(),
+	);
 	let deadline = Instant::now() + Duration::from_secs(60);
 	loop {
 		let (status, body) = payers.chat(who, adapter, "What is 2 + 2?", 8).await.expect("HTTP");

@@ -15,7 +15,7 @@ use lineage_chain::{
 	},
 	submit_and_finalize, LineageClient,
 };
-use lineage_oracle::chain::proofs::to_wire;
+use lineage_oracle::chain::proofs::{to_wire, vouchers_to_wire, WireVouchers};
 use lineage_primitives::usage::{
 	records_root, signing_payload, UsageBatch, UsageEntry, UsageRecord,
 };
@@ -26,6 +26,39 @@ use subxt_signer::{
 	sr25519::{dev, Keypair},
 	SecretUri,
 };
+
+/// `signer`'s voucher naming `payer`, with spend limit `limit`, for `operator` on the chain with
+/// `genesis`, signed the way a browser wallet's `signRaw` signs (`<Bytes>`-wrapped).
+fn voucher(
+	signer: &Keypair,
+	payer: &AccountId32,
+	operator: &AccountId32,
+	genesis: [u8; 32],
+	limit: u128,
+) -> WireVouchers {
+	let body = br#"{"model":"m","messages":[]}"#;
+	let request = lineage_chain::payer::RequestToSign {
+		method: "POST",
+		path: "/v1/chat/completions",
+		body,
+		timestamp_ms: 1_700_000_000_000,
+		nonce: 7,
+		spend_limit: limit,
+	};
+	let auth = lineage_chain::payer::authorization(genesis, operator.0, payer.0, &request);
+	let signature = signer.sign(&auth.wrapped_message());
+	let voucher = lineage_primitives::payer::Voucher {
+		payer: primitive(payer),
+		timestamp_ms: auth.timestamp_ms,
+		nonce: auth.nonce,
+		spend_limit: auth.spend_limit,
+		target_sha256: auth.target_sha256,
+		body_sha256: auth.body_sha256,
+		wrapped: true,
+		signature: lineage_primitives::payer::sr25519_signature(signature.0),
+	};
+	vouchers_to_wire(&[voucher])
+}
 
 /// The account as `lineage-primitives` (and so the pallet) encodes it.
 fn primitive(who: &AccountId32) -> lineage_primitives::AccountId {
@@ -156,10 +189,26 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 	let fee = UNIT / 5;
 	let genesis = client.genesis_hash();
 	let signature = oracle_key.sign(&signing_payload(&genesis, &batch));
+	// The operator cannot charge Alice on a voucher it signed itself, nor beyond the limit
+	// Alice signed: the runtime checks her sr25519 signature (wrapped, as signRaw signs).
+	let (alice_id, eve_id) = (id(&alice), id(&eve));
+	let forged_voucher = voucher(&oracle_key, &alice_id, &eve_id, genesis.0, u128::MAX);
+	let low_voucher = voucher(&alice, &alice_id, &eve_id, genesis.0, fee - 1);
+	for (vouchers, error) in [(forged_voucher, "BadVoucher"), (low_voucher, "SpendLimitExceeded")] {
+		let refused = submit_and_finalize(
+			&client,
+			&lineage::tx().usage().submit_usage(to_wire(&batch), signature.0, vouchers),
+			&ferdie,
+		)
+		.await;
+		let message = refused.err().expect("a batch beyond the payer's voucher").to_string();
+		assert!(message.contains(error), "expected {error}: {message}");
+	}
+	let alice_voucher = || voucher(&alice, &alice_id, &eve_id, genesis.0, fee);
 	let submitted = submit!(
 		node,
 		client,
-		lineage::tx().usage().submit_usage(to_wire(&batch), signature.0),
+		lineage::tx().usage().submit_usage(to_wire(&batch), signature.0, alice_voucher()),
 		&ferdie
 	);
 	let event = submitted
@@ -173,7 +222,7 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 	// The same batch again is a replay; a batch signed by another key is forged.
 	let replay = submit_and_finalize(
 		&client,
-		&lineage::tx().usage().submit_usage(to_wire(&batch), signature.0),
+		&lineage::tx().usage().submit_usage(to_wire(&batch), signature.0, alice_voucher()),
 		&ferdie,
 	)
 	.await;
@@ -184,12 +233,22 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 	let forged = dev::bob().sign(&signing_payload(&genesis, &next));
 	let forged = submit_and_finalize(
 		&client,
-		&lineage::tx().usage().submit_usage(to_wire(&next), forged.0),
+		&lineage::tx().usage().submit_usage(to_wire(&next), forged.0, alice_voucher()),
 		&ferdie,
 	)
 	.await;
 	let message = forged.err().expect("a forged batch is refused").to_string();
 	assert!(message.contains("BadSignature"), "unexpected error: {message}");
+	// A genuine next batch on the same voucher: Alice signed for one fee in total, not two.
+	let genuine = oracle_key.sign(&signing_payload(&genesis, &next));
+	let again = submit_and_finalize(
+		&client,
+		&lineage::tx().usage().submit_usage(to_wire(&next), genuine.0, alice_voucher()),
+		&ferdie,
+	)
+	.await;
+	let message = again.err().expect("a second charge on a spent voucher").to_string();
+	assert!(message.contains("SpendLimitExceeded"), "unexpected error: {message}");
 
 	// Settlement after the dispute window (10 blocks on this runtime).
 	let submitted_at =

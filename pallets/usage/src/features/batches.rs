@@ -1,6 +1,7 @@
 //! Usage batches: the check of an operator-signed batch (sizes, operator, sequence, entry
-//! order, signature, adapters) and the charge of its fees to the payers' escrow, one read and
-//! one write per payer; and the batch's shape its weight is computed from.
+//! order, signature, adapters) and of each payer's voucher, the charge of its fees to the
+//! payers' escrow within their signed spend limits, two reads and two writes per payer; and the
+//! batch's shape its weight is computed from.
 
 use crate::*;
 use alloc::{
@@ -40,6 +41,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_submit_usage(
 		batch: UsageBatch<T::AccountId>,
 		signature: sr25519::Signature,
+		vouchers: VouchersOf<T>,
 	) -> DispatchResult {
 		// Cheap checks first: sizes, the operator, the sequence, the entries' order.
 		ensure!(!batch.entries.is_empty(), Error::<T>::EmptyBatch);
@@ -57,6 +59,7 @@ impl<T: Config> Pallet<T> {
 
 		let mut adapter_ids = BTreeSet::new();
 		let mut previous: Option<&UsageEntry<T::AccountId>> = None;
+		let mut payer_runs = 0usize;
 		for entry in &batch.entries {
 			ensure!(
 				entry.requests > 0 && (entry.input_tokens > 0 || entry.output_tokens > 0),
@@ -65,9 +68,20 @@ impl<T: Config> Pallet<T> {
 			if let Some(previous) = previous {
 				ensure!(previous.key() < entry.key(), Error::<T>::EntriesNotSorted);
 			}
+			if previous.is_none_or(|p| p.payer != entry.payer) {
+				// One voucher per payer, in the entries' (ascending) payer order.
+				ensure!(
+					payer_runs < T::MaxPayersPerBatch::get() as usize,
+					Error::<T>::TooManyPayers
+				);
+				let voucher = vouchers.get(payer_runs).ok_or(Error::<T>::VoucherMismatch)?;
+				ensure!(voucher.payer == entry.payer, Error::<T>::VoucherMismatch);
+				payer_runs = payer_runs.saturating_add(1);
+			}
 			previous = Some(entry);
 			adapter_ids.insert(entry.adapter);
 		}
+		ensure!(vouchers.len() == payer_runs, Error::<T>::VoucherMismatch);
 		ensure!(
 			adapter_ids.len() <= T::MaxAdaptersPerBatch::get() as usize,
 			Error::<T>::TooManyAdapters
@@ -96,8 +110,10 @@ impl<T: Config> Pallet<T> {
 			);
 		}
 
-		// Charge each run of one payer's entries to its escrow: one read and one write per payer.
+		// Charge each run of one payer's entries to its escrow, within the spend limit of the
+		// payer's voucher: one signature check, two reads and two writes per payer.
 		let entries = &batch.entries;
+		let mut payer_vouchers = vouchers.iter();
 		let mut charges = Vec::with_capacity(entries.len());
 		let mut total_fee = BalanceOf::<T>::zero();
 		let mut start = 0;
@@ -121,7 +137,15 @@ impl<T: Config> Pallet<T> {
 				charges.push((entry.payer.clone(), entry.adapter, fee));
 				end = end.saturating_add(1);
 			}
+			let voucher = payer_vouchers.next().ok_or(Error::<T>::VoucherMismatch)?;
+			ensure!(voucher.verify(genesis, operator.clone()), Error::<T>::BadVoucher);
 			if !payer_fee.is_zero() {
+				let spent = Spent::<T>::get(payer, operator)
+					.checked_add(&payer_fee)
+					.ok_or(Error::<T>::Overflow)?;
+				let spent_total: u128 = spent.unique_saturated_into();
+				ensure!(spent_total <= voucher.spend_limit, Error::<T>::SpendLimitExceeded);
+				Spent::<T>::insert(payer, operator, spent);
 				Escrows::<T>::try_mutate_exists(payer, operator, |maybe| -> DispatchResult {
 					let escrow = maybe.as_mut().ok_or(Error::<T>::InsufficientEscrow)?;
 					escrow.balance = escrow
