@@ -28,9 +28,9 @@ fn max_normal_extrinsic() -> Weight {
 /// one partial batch), each with at most `MaxPayersPerBatch` payers.
 fn entries_per_block(entries_per_payer: u32, adapters: u32) -> (u32, Weight) {
 	let limit = max_normal_extrinsic();
-	let max_payers = <Runtime as pallet_usage::Config>::MaxPayersPerBatch::get();
-	let max_batch = <Runtime as pallet_usage::Config>::MaxEntriesPerBatch::get()
-		.min(max_payers.saturating_mul(entries_per_payer));
+	let max_payers: u32 = <Runtime as pallet_usage::Config>::MaxPayersPerBatch::get();
+	let max_entries: u32 = <Runtime as pallet_usage::Config>::MaxEntriesPerBatch::get();
+	let max_batch = max_entries.min(max_payers.saturating_mul(entries_per_payer));
 	let weight =
 		|e: u32| UsageWeights::submit_usage(e, e.div_ceil(entries_per_payer), adapters.min(e));
 	// The largest single batch that fits.
@@ -89,7 +89,7 @@ fn a_full_batch_fits_in_one_extrinsic() {
 	let w = UsageWeights::submit_usage(max_batch, max_batch / max_adapters, max_adapters);
 	assert!(w.all_lte(max_normal_extrinsic()), "a full batch weighs {w:?}");
 	// And with the most payers a batch may hold, each with a voucher to check.
-	let max_payers = <Runtime as pallet_usage::Config>::MaxPayersPerBatch::get();
+	let max_payers: u32 = <Runtime as pallet_usage::Config>::MaxPayersPerBatch::get();
 	let w = UsageWeights::submit_usage(max_batch, max_payers, max_adapters);
 	println!(
 		"a batch of {max_batch} entries, {max_payers} payers: {:.3} s ref time, {} KiB proof",

@@ -30,6 +30,14 @@
 //!   input and output tokens, strictly ascending by (payer, adapter), and the Merkle root of the
 //!   individual usage records; signed by the operator's key over
 //!   [`lineage_primitives::usage::signing_payload`] of the chain's genesis hash and the batch.
+//! - **Voucher**: a payer's own signature bounding what one operator may charge them. Every
+//!   inference request a payer signs ([`lineage_primitives::payer`]) names a *spend limit*: the
+//!   most the operator may have charged the payer in total once that request is paid. A batch
+//!   carries one voucher per payer (the highest limit the oracle holds); the pallet checks its
+//!   signature against the payer's account and refuses the batch (`SpendLimitExceeded`) if the
+//!   payer's total charges with the operator ([`Spent`], which only grows) would pass the limit.
+//!   So an operator can take from a payer at most what the payer signed for, and at most the
+//!   payer's escrow; without a payer's signature it can take nothing.
 //! - **Sequence**: each operator's batches are numbered 0, 1, 2, …; a batch must carry the
 //!   operator's next number ([`NextSequence`]), so a batch is accepted once and none is skipped.
 //!   Sequence numbers survive an operator's deregistration, so an operator that registers again
