@@ -45,6 +45,10 @@ pub struct TrainDemoArgs {
 	/// The base model's name at the oracle.
 	#[arg(long, default_value = "SmolLM2-135M-Instruct")]
 	pub base: String,
+	/// The file with the oracle's admin token (its `--admin-token-file`): loading an adapter
+	/// into a paid oracle takes the operator's token.
+	#[arg(long)]
+	pub admin_token_file: Option<PathBuf>,
 }
 
 /// The sample to show (see the module doc).
@@ -72,14 +76,16 @@ pub async fn run(args: TrainDemoArgs) -> anyhow::Result<()> {
 	let dir =
 		args.manifest.parent().map(|p| p.join("adapter")).context("the manifest has no folder")?;
 	let http = reqwest::Client::new();
-	let loaded: serde_json::Value = http
+	let mut load = http
 		.post(format!("{}/v1/load_lora_adapter", args.oracle))
-		.json(&serde_json::json!({ "lora_name": args.name, "lora_path": dir }))
-		.send()
-		.await
-		.context("loading the adapter into the oracle")?
-		.json()
-		.await?;
+		.json(&serde_json::json!({ "lora_name": args.name, "lora_path": dir }));
+	if let Some(path) = &args.admin_token_file {
+		let token = std::fs::read_to_string(path)
+			.with_context(|| format!("reading the admin token {}", path.display()))?;
+		load = load.bearer_auth(token.trim());
+	}
+	let loaded: serde_json::Value =
+		load.send().await.context("loading the adapter into the oracle")?.json().await?;
 	println!("oracle: {}", loaded["message"].as_str().unwrap_or(&loaded.to_string()));
 
 	let client: LineageClient = lineage_chain::connect(&args.url).await?;

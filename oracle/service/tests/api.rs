@@ -9,8 +9,16 @@ use std::{
 use futures::StreamExt;
 use lineage_engine::EngineConfig;
 use lineage_oracle::{
-	api::{build_state, serve_with, ServerConfig},
-	infer::usage::{FinishedRequest, SinkError, UsageSink},
+	api::{
+		admin::AdminAccess,
+		build_state, build_state_with,
+		payer::{PayerAuth, PayerContext},
+		serve_with, ServerConfig, Services,
+	},
+	infer::{
+		gate::OpenGate,
+		usage::{FinishedRequest, SinkError, UsageSink},
+	},
 };
 use lineage_testkit::{fixture, temp_dir, TempDir};
 use serde_json::{json, Value};
@@ -592,4 +600,51 @@ async fn metrics_and_health() {
 	for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
 		assert!(line.starts_with("lineage_"), "{line}");
 	}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_server_refuses_before_checking_signatures_or_writing_nonces() {
+	let m = fixture();
+	let store = temp_dir("api-admission");
+	let mut config = ServerConfig::new(&m.model_dir, store.path());
+	config.engine =
+		EngineConfig { max_batch: 1, max_queue: 1, max_seq_len: 128, prefill_chunk: 64 };
+	config.max_concurrent = Some(1);
+	let nonce_checks = Arc::new(Mutex::new(0u32));
+	let counted = nonce_checks.clone();
+	let auth =
+		PayerAuth::new(PayerContext::new([7; 32], [9; 32]), 1 << 16, move |_: &[u8; 32], _, _| {
+			*counted.lock().expect("lock") += 1;
+			Ok(true)
+		});
+	let services = Services {
+		sink: Arc::new(RecordingSink::default()),
+		gate: Arc::new(OpenGate),
+		payer_auth: Some(auth),
+		admin: AdminAccess::Closed,
+	};
+	let state = build_state_with(&config, services).await.expect("server state");
+	let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+	let base = format!("http://{}", listener.local_addr().expect("addr"));
+	// The one permit is taken (a request running).
+	let running = state.infer().admit().expect("a permit");
+	tokio::spawn(serve_with(listener, state));
+	let client = reqwest::Client::new();
+	let body = json!({"model": m.model_id, "prompt": "hi", "max_tokens": 2});
+	let post = || client.post(format!("{base}/v1/completions")).json(&body).send();
+	let resp = post().await.expect("sends");
+	assert_eq!(resp.status().as_u16(), 429, "refused before the payer check");
+	assert_eq!(*nonce_checks.lock().expect("lock"), 0);
+	// Once the permit is back, the same unsigned request reaches the payer check.
+	drop(running);
+	let resp = post().await.expect("sends");
+	assert_eq!(resp.status().as_u16(), 401);
+	// Adapter management is closed on a paid server without a token.
+	let resp = client
+		.post(format!("{base}/v1/load_lora_adapter"))
+		.json(&json!({"lora_name": "x", "lora_path": "/etc"}))
+		.send()
+		.await
+		.expect("sends");
+	assert_eq!(resp.status().as_u16(), 403);
 }

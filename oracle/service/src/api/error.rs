@@ -40,6 +40,18 @@ pub enum ApiError {
 	/// The payer's signed headers are missing, malformed, stale, replayed or do not verify.
 	#[error("{0}")]
 	Unauthorized(String),
+	/// An adapter-management route without the operator's token.
+	#[error(
+		"this route manages the served adapters and needs the operator's token: send \
+		 `Authorization: Bearer <token>` with the token in the oracle's --admin-token-file"
+	)]
+	AdminTokenRequired,
+	/// An adapter-management route on a paid server started without an admin token.
+	#[error(
+		"adapter management over HTTP is closed on this paid oracle: the operator starts it with \
+		 --admin-token-file to open it to their token, or preloads adapters with --preload"
+	)]
+	AdminClosed,
 }
 
 impl From<StoreError> for ApiError {
@@ -86,6 +98,10 @@ impl ApiError {
 			ApiError::Unauthorized(_) => {
 				(S::UNAUTHORIZED, "authentication_error", Some("invalid_payer_signature"), None)
 			},
+			ApiError::AdminTokenRequired => {
+				(S::UNAUTHORIZED, "authentication_error", Some("admin_token_required"), None)
+			},
+			ApiError::AdminClosed => (S::FORBIDDEN, "permission_error", Some("admin_closed"), None),
 		}
 	}
 

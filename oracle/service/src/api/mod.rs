@@ -16,8 +16,9 @@
 //!
 //! In chain mode ([`Services`] with a [`payer::PayerAuth`] and the chain's
 //! [`RequestGate`](crate::infer::gate::RequestGate)), the
-//! two generation routes take only requests signed by their payer ([`payer`]), and the gate
-//! checks the adapter's registration and the payer's escrow before any inference.
+//! two generation routes take only requests signed by their payer ([`payer`]), the gate
+//! checks the adapter's registration and the payer's escrow before any inference, and the two
+//! adapter-management routes take only the operator's bearer token ([`admin`]).
 //!
 //! How a request flows (as TGI's router does it): a semaphore admits it or answers 429
 //! (its size is the engine's batch plus its queue, unless configured); the handler validates
@@ -28,6 +29,7 @@
 //! touch tensors.
 //! Every error goes through [`error::ApiError`], mapped to a status code in one place.
 
+pub mod admin;
 pub mod error;
 pub mod openai;
 pub mod payer;

@@ -2,6 +2,8 @@
 //! through the cache, hand a [`GenerateRequest`] to the engine and stream text back; they never
 //! touch tensors.
 
+use std::sync::{Arc, Mutex};
+
 use axum::{
 	extract::{Request, State},
 	http::{header, HeaderValue},
@@ -30,6 +32,7 @@ use super::{
 use crate::{
 	infer::{
 		generate::{Finished, Generate, PromptInput, RequestMeta},
+		state::Admission,
 		text::TextEvent,
 		InferError,
 	},
@@ -85,11 +88,39 @@ fn stops(gen: &GenerationFields) -> Result<Vec<String>, ApiError> {
 	Ok(stops)
 }
 
+/// The admission permit [`admit_first`] took for a request, in its extensions: taken once by
+/// the handler.
+#[derive(Clone)]
+pub struct Admitted(Arc<Mutex<Option<Admission>>>);
+
+impl Admitted {
+	/// The permit, once.
+	fn take(&self) -> Option<Admission> {
+		self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+	}
+}
+
+/// Middleware on the generation routes, outside the payer check: takes the admission permit
+/// (429 when all are taken) before anything else is done for the request — before its body is
+/// read, its signature checked or its nonce written to the journal — so a flood costs one
+/// semaphore try per request.
+pub async fn admit_first(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+	match state.infer().admit() {
+		Ok(admission) => {
+			req.extensions_mut().insert(Admitted(Arc::new(Mutex::new(Some(admission)))));
+			next.run(req).await
+		},
+		Err(e) => ApiError::from(e).into_response(),
+	}
+}
+
 /// Everything both endpoints do once the prompt input is known: admit, check the OpenAI
 /// fields, hand the rest to the inference layer, then stream or gather the answer.
+#[allow(clippy::too_many_arguments)]
 async fn generate(
 	state: AppState,
 	endpoint: Endpoint,
+	admitted: Option<Admitted>,
 	payer: Option<Payer>,
 	model: String,
 	input: PromptInput,
@@ -97,7 +128,10 @@ async fn generate(
 	requested_max: Option<u64>,
 ) -> Result<Response, ApiError> {
 	let infer = state.infer();
-	let admission = infer.admit()?;
+	let admission = match admitted.and_then(|a| a.take()) {
+		Some(admission) => admission,
+		None => infer.admit()?,
+	};
 	let sampling = sampling(&gen)?;
 	let stops = stops(&gen)?;
 	let chat = endpoint == Endpoint::Chat;
@@ -188,6 +222,7 @@ async fn collect(
 /// `POST /v1/completions`.
 pub async fn completions(
 	State(state): State<AppState>,
+	admitted: Option<Extension<Admitted>>,
 	payer: Option<Extension<Payer>>,
 	ApiJson(req): ApiJson<CompletionRequest>,
 ) -> Result<Response, ApiError> {
@@ -201,13 +236,15 @@ pub async fn completions(
 		},
 	};
 	let requested = req.gen.max_tokens;
-	let payer = payer.map(|Extension(p)| p);
-	generate(state, Endpoint::Completions, payer, req.model, input, req.gen, requested).await
+	let (admitted, payer) = (admitted.map(|Extension(a)| a), payer.map(|Extension(p)| p));
+	let endpoint = Endpoint::Completions;
+	generate(state, endpoint, admitted, payer, req.model, input, req.gen, requested).await
 }
 
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
 	State(state): State<AppState>,
+	admitted: Option<Extension<Admitted>>,
 	payer: Option<Extension<Payer>>,
 	ApiJson(req): ApiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
@@ -216,8 +253,9 @@ pub async fn chat_completions(
 	}
 	let requested = req.gen.max_tokens.or(req.max_completion_tokens);
 	let input = PromptInput::Chat(chat_turns(req.messages)?);
-	let payer = payer.map(|Extension(p)| p);
-	generate(state, Endpoint::Chat, payer, req.model, input, req.gen, requested).await
+	let (admitted, payer) = (admitted.map(|Extension(a)| a), payer.map(|Extension(p)| p));
+	let endpoint = Endpoint::Chat;
+	generate(state, endpoint, admitted, payer, req.model, input, req.gen, requested).await
 }
 
 /// `GET /v1/models`: the base model, then every adapter name the store serves.

@@ -13,7 +13,11 @@ use axum::{
 use candle_core::{DType, Device};
 use lineage_engine::{AdapterLimits, EngineConfig, GgufMode};
 
-use super::{payer, routes, state::AppState};
+use super::{
+	admin::{self, AdminAccess},
+	payer, routes,
+	state::AppState,
+};
 use crate::infer::{
 	gate::{OpenGate, RequestGate},
 	usage::{NoopSink, UsageSink},
@@ -105,12 +109,14 @@ pub struct Services {
 	pub gate: Arc<dyn RequestGate>,
 	/// When set, generation requests must be signed by their payer (401 otherwise).
 	pub payer_auth: Option<payer::PayerAuth>,
+	/// Who may load and unload adapters.
+	pub admin: AdminAccess,
 }
 
 impl Services {
-	/// A sink, an open gate, no payer signatures.
+	/// A sink, an open gate, no payer signatures, open adapter management.
 	pub fn with_sink(sink: Arc<dyn UsageSink>) -> Self {
-		Services { sink, gate: Arc::new(OpenGate), payer_auth: None }
+		Services { sink, gate: Arc::new(OpenGate), payer_auth: None, admin: AdminAccess::Open }
 	}
 }
 
@@ -129,7 +135,12 @@ pub async fn build_state_with(
 	services: Services,
 ) -> anyhow::Result<AppState> {
 	let infer = Infer::start(&config.infer_config(), services.sink, services.gate).await?;
-	Ok(AppState { infer, payer_auth: services.payer_auth, max_body_bytes: config.max_body_bytes })
+	Ok(AppState {
+		infer,
+		payer_auth: services.payer_auth,
+		max_body_bytes: config.max_body_bytes,
+		admin: services.admin,
+	})
 }
 
 /// The router with every route, the request-counting middleware and the body limit.
@@ -141,11 +152,17 @@ pub async fn router(state: AppState) -> Router {
 	if let Some(auth) = state.payer_auth.clone() {
 		generation = generation.layer(middleware::from_fn_with_state(auth, payer::require_payer));
 	}
-	Router::new()
-		.merge(generation)
-		.route("/v1/models", get(routes::models))
+	// Outermost: the admission permit before the body, the signature or the nonce.
+	let generation =
+		generation.layer(middleware::from_fn_with_state(state.clone(), routes::admit_first));
+	let admin = Router::new()
 		.route("/v1/load_lora_adapter", post(routes::load_adapter))
 		.route("/v1/unload_lora_adapter", post(routes::unload_adapter))
+		.layer(middleware::from_fn_with_state(state.admin.clone(), admin::require_admin));
+	Router::new()
+		.merge(generation)
+		.merge(admin)
+		.route("/v1/models", get(routes::models))
 		.route("/metrics", get(routes::metrics))
 		.route("/health", get(routes::health))
 		.fallback(routes::not_found)

@@ -1,6 +1,6 @@
 //! What every handler shares: the inference layer, the payer check and the body limit.
 
-use super::payer::PayerAuth;
+use super::{admin::AdminAccess, payer::PayerAuth};
 use crate::infer::Infer;
 
 /// The server's state: the inference layer, the payer check, the body limit.
@@ -12,6 +12,8 @@ pub struct AppState {
 	pub payer_auth: Option<PayerAuth>,
 	/// The largest request body, in bytes.
 	pub max_body_bytes: usize,
+	/// Who may load and unload adapters.
+	pub admin: AdminAccess,
 }
 
 impl AppState {

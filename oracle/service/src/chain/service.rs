@@ -213,6 +213,9 @@ impl ChainService {
 			infer,
 			metrics.clone(),
 		));
+		// Nonces are pruned on a task of their own: while the node is down, requests still
+		// write nonces (then get 503), and the table must not grow without bound.
+		tokio::spawn(prune_nonces_loop(journal.clone(), config.batch_interval, config.max_skew_ms));
 		tokio::spawn(proof_loop(config, limits, key, link, journal, gate, runner, metrics));
 		Ok(())
 	}
@@ -346,9 +349,27 @@ async fn reload(
 	Ok(())
 }
 
-/// Runs [`proof_round`] and a round of on-chain jobs every `batch_interval` while connected,
-/// and prunes old payer nonces. One task submits everything, so the operator's nonces never
-/// race.
+/// Forgets payer nonces older than twice `max_skew_ms` every `every`, connected to the chain or
+/// not (requests that old are refused as stale before their nonce is looked up).
+pub async fn prune_nonces_loop(
+	journal: Arc<Journal>,
+	every: std::time::Duration,
+	max_skew_ms: u64,
+) {
+	loop {
+		let cutoff = unix_time_ms().saturating_sub(max_skew_ms.saturating_mul(2));
+		let journal = journal.clone();
+		match tokio::task::spawn_blocking(move || journal.prune_nonces(cutoff)).await {
+			Ok(Ok(_)) => {},
+			Ok(Err(e)) => tracing::warn!(error = %e, "pruning payer nonces failed"),
+			Err(e) => tracing::warn!(error = %e, "pruning payer nonces panicked"),
+		}
+		tokio::time::sleep(every).await;
+	}
+}
+
+/// Runs [`proof_round`] and a round of on-chain jobs every `batch_interval` while connected.
+/// One task submits everything, so the operator's nonces never race.
 #[allow(clippy::too_many_arguments)]
 async fn proof_loop(
 	config: ChainConfig,
@@ -373,9 +394,31 @@ async fn proof_loop(
 		if let Ok(n) = journal.pending_count() {
 			metrics.pending_records.set(n as i64);
 		}
-		let cutoff = unix_time_ms().saturating_sub(2 * config.max_skew_ms);
-		if let Err(e) = journal.prune_nonces(cutoff) {
-			tracing::warn!(error = %e, "pruning payer nonces failed");
-		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[tokio::test]
+	async fn nonces_are_pruned_with_no_chain_connected() {
+		let dir = lineage_testkit::temp_dir("prune-nonces");
+		let journal = Arc::new(Journal::open(&dir.path().join("journal.redb")).unwrap());
+		let payer = lineage_primitives::AccountId::new([1; 32]);
+		let now = unix_time_ms();
+		assert!(journal.use_nonce(&payer, 1, now - 10_000).unwrap());
+		assert!(journal.use_nonce(&payer, 2, now).unwrap());
+		// No chain, no proof loop: only the pruning task.
+		let task = tokio::spawn(prune_nonces_loop(
+			journal.clone(),
+			std::time::Duration::from_millis(10),
+			1_000,
+		));
+		tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+		task.abort();
+		// The old nonce is forgotten (it would be refused as stale first), the fresh one kept.
+		assert!(journal.use_nonce(&payer, 1, now - 10_000).unwrap());
+		assert!(!journal.use_nonce(&payer, 2, now).unwrap());
 	}
 }

@@ -13,11 +13,13 @@ use lineage_engine::{
 
 use crate::{
 	api::{
+		admin::{load_token_file, AdminAccess},
 		build_state_with,
 		payer::{PayerAuth, PayerContext, ReplayStoreError},
 		serve, serve_with, ServerConfig, Services,
 	},
 	chain::service::{ChainConfig, ChainService},
+	infer::usage::NoopSink,
 	journal::Journal,
 };
 
@@ -103,6 +105,11 @@ pub struct ServeArgs {
 	/// price on chain, so by default only registered adapters are served).
 	#[arg(long)]
 	free_base: bool,
+	/// A file holding the operator's token for `/v1/load_lora_adapter` and
+	/// `/v1/unload_lora_adapter` (`Authorization: Bearer …`; one word of at least 16 characters,
+	/// mode 600). In chain mode those routes are closed without it; standalone, open.
+	#[arg(long, env = "LINEAGE_ADMIN_TOKEN_FILE")]
+	admin_token_file: Option<PathBuf>,
 }
 
 /// The server configuration `a` describes.
@@ -140,6 +147,7 @@ pub fn serve_config(a: ServeArgs) -> anyhow::Result<ServerConfig> {
 
 /// `serve`: standalone, or joined to the chain when `--chain-url` is given.
 pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
+	let admin_token = a.admin_token_file.as_deref().map(load_token_file).transpose()?;
 	let chain = match a.chain_url.clone() {
 		None => None,
 		Some(url) => {
@@ -153,7 +161,17 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 	};
 	let config = serve_config(a)?;
 	let Some((chain_config, key, journal_path)) = chain else {
-		return serve(config).await;
+		if admin_token.is_none() {
+			return serve(config).await;
+		}
+		let mut services = Services::with_sink(Arc::new(NoopSink));
+		services.admin = AdminAccess::new(admin_token, false);
+		let state = build_state_with(&config, services).await?;
+		let listener = tokio::net::TcpListener::bind(config.addr)
+			.await
+			.with_context(|| format!("binding {}", config.addr))?;
+		tracing::info!(addr = %listener.local_addr()?, "serving");
+		return serve_with(listener, state).await;
 	};
 	let journal = Arc::new(
 		Journal::open(&journal_path)
@@ -179,6 +197,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 					.map_err(ReplayStoreError::from)
 			},
 		)),
+		admin: AdminAccess::new(admin_token, true),
 	};
 	let state = build_state_with(&config, services).await?;
 	chain.spawn(state.infer().clone())?;

@@ -221,7 +221,9 @@ pub struct DriveContext {
 /// Turn the engine's events into text events. Blocking: run it with `spawn_blocking`.
 ///
 /// Returns when the request ends, or as soon as the handler hangs up (`out` closed), which
-/// drops `events` and so cancels the sequence in the engine.
+/// drops `events` and so cancels the sequence in the engine. A request whose client hung up is
+/// still recorded ([`Finish::Disconnected`]): its prompt and the tokens whose text was handed to
+/// the connection, so a client cannot read an answer and leave without paying for it.
 pub fn drive(
 	mut events: UnboundedReceiver<GenerateEvent>,
 	decoder: &impl Decode,
@@ -239,6 +241,8 @@ pub fn drive(
 		hasher.update(text.as_bytes());
 		out.send(TextEvent::Delta(text)).is_ok()
 	};
+	// Tokens whose text was handed to the connection: what a client that hangs up pays for.
+	let mut delivered = 0usize;
 	let (finish, completion_tokens, timings) = loop {
 		let Some(event) = events.blocking_recv() else {
 			let _ = out.send(TextEvent::Failed("the engine dropped the request".into()));
@@ -256,15 +260,19 @@ pub fn drive(
 				};
 				match stops.push(&delta) {
 					Matched::Continue(text) => {
+						let some = !text.is_empty();
 						if !send(text, &mut hasher) {
-							return;
+							break (Finish::Disconnected, delivered, None);
+						}
+						if some {
+							delivered = detok.tokens();
 						}
 					},
 					Matched::Stop(text) => {
 						// Dropping the receiver cancels the sequence in the engine.
 						drop(events);
 						if !send(text, &mut hasher) {
-							return;
+							break (Finish::Disconnected, delivered, None);
 						}
 						break (Finish::Stop, detok.tokens(), None);
 					},
@@ -296,7 +304,7 @@ pub fn drive(
 					},
 				}
 				if !send(tail, &mut hasher) {
-					return;
+					break (Finish::Disconnected, delivered, None);
 				}
 				break (finish, completion_tokens, Some((queue_time, inference_time)));
 			},
@@ -378,6 +386,69 @@ mod tests {
 		assert_eq!(out, "aéb c");
 		assert_eq!(d.flush(&dec).expect("flush"), Some("\u{FFFD}".into()));
 		assert!(d.push(&dec, 99).is_err());
+	}
+
+	/// A sink that keeps what it is given.
+	#[derive(Default)]
+	struct Kept(std::sync::Mutex<Vec<FinishedRequest>>);
+
+	impl UsageSink for Kept {
+		fn record(&self, rec: &FinishedRequest) -> Result<(), super::super::usage::SinkError> {
+			self.0.lock().unwrap().push(rec.clone());
+			Ok(())
+		}
+	}
+
+	fn context(sink: Arc<Kept>) -> DriveContext {
+		DriveContext {
+			id: "cmpl-1".into(),
+			model: "m".into(),
+			adapter: None,
+			prompt_tokens: 7,
+			stops: Vec::new(),
+			submitted_at: Instant::now(),
+			sink,
+			pass: GatePass::open(),
+			voucher: None,
+		}
+	}
+
+	#[test]
+	fn a_client_that_hangs_up_pays_for_what_it_was_sent() {
+		let sink = Arc::new(Kept::default());
+		let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+		let (out, mut received) = tokio::sync::mpsc::unbounded_channel();
+		let ctx = context(sink.clone());
+		let driver =
+			std::thread::spawn(move || drive(events, &Bytes(vec!["a", "b", "c"]), ctx, out));
+		// Two tokens reach the client, then it hangs up; the engine has made a third.
+		for id in [0, 1] {
+			events_tx.send(GenerateEvent::Token { id }).unwrap();
+			assert!(matches!(received.blocking_recv(), Some(TextEvent::Delta(_))));
+		}
+		drop(received);
+		events_tx.send(GenerateEvent::Token { id: 2 }).unwrap();
+		driver.join().unwrap();
+		let kept = sink.0.lock().unwrap();
+		assert_eq!(kept.len(), 1, "the request is recorded once");
+		let rec = &kept[0];
+		assert_eq!((rec.prompt_tokens, rec.completion_tokens), (7, 2));
+		assert_eq!(rec.finish_reason, Finish::Disconnected);
+		assert_eq!(rec.response_sha256, <[u8; 32]>::from(Sha256::digest(b"abc")));
+		// The engine's events are dropped: the sequence is cancelled there.
+		assert!(events_tx.send(GenerateEvent::Token { id: 0 }).is_err());
+	}
+
+	#[test]
+	fn a_client_gone_before_any_text_pays_for_its_prompt() {
+		let sink = Arc::new(Kept::default());
+		let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+		let (out, received) = tokio::sync::mpsc::unbounded_channel();
+		drop(received);
+		events_tx.send(GenerateEvent::Token { id: 0 }).unwrap();
+		drive(events, &Bytes(vec!["a"]), context(sink.clone()), out);
+		let kept = sink.0.lock().unwrap();
+		assert_eq!((kept[0].prompt_tokens, kept[0].completion_tokens), (7, 0));
 	}
 
 	#[test]

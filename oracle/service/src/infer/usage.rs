@@ -65,6 +65,9 @@ pub enum Finish {
 	Stop,
 	/// `max_tokens` (or the context) ran out.
 	Length,
+	/// The client hung up before the end: recorded for the prompt and the tokens sent, never
+	/// answered.
+	Disconnected,
 }
 
 impl Finish {
@@ -73,6 +76,7 @@ impl Finish {
 		match self {
 			Finish::Stop => "stop",
 			Finish::Length => "length",
+			Finish::Disconnected => "disconnected",
 		}
 	}
 }
