@@ -118,7 +118,7 @@ pub async fn payer_standing(
 ) -> Result<PayerStanding, ChainError> {
 	let escrow = at
 		.storage()
-		.try_fetch(lineage::storage().usage().escrows(), (payer.clone(), operator.clone()))
+		.try_fetch(lineage::storage().usage().escrows(), (payer, operator))
 		.await
 		.map_err(rpc_err)?
 		.map(|v| v.decode())

@@ -1133,7 +1133,7 @@ fn submit_usage_spend_is_per_operator_works() {
 			Usage::submit_usage(
 				signed(RELAYER),
 				theirs.clone(),
-				signature.clone(),
+				signature,
 				BoundedVec::truncate_from(vec![wrong.clone()])
 			),
 			Error::BadVoucher

@@ -28,11 +28,18 @@ use lineage_chain::{
 	rpc_err, submit_and_finalize, LineageClient,
 };
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use lineage_chain::{payer_standing, PayerStanding};
+use lineage_primitives::{usage::usage_fee, AdapterId};
+use subxt::config::substrate::H256;
+
 use super::{
 	error::{ChainError, ClientError},
 	gate::ChainGate,
+	registry::{load_adapters, AdapterState, ChainAdapter},
 };
-use crate::journal::{BatchLimits, Journal};
+use crate::journal::{BatchLimits, Journal, StoredBatch};
 
 /// The batch in the generated client types (the same SCALE bytes as the primitives' type).
 pub fn to_wire(batch: &UsageBatch<lineage_primitives::AccountId>) -> wire::UsageBatch<AccountId32> {
@@ -83,6 +90,114 @@ pub fn vouchers_to_wire(vouchers: &[lineage_primitives::payer::Voucher]) -> Wire
 		signature: signature(&v.signature),
 	});
 	lineage::runtime_types::bounded_collections::bounded_vec::BoundedVec(vouchers.collect())
+}
+
+/// Why the chain refused a batch, as far as the oracle acts on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+	/// Not the batch's fault, and it may pass later (the operator's bond below the minimum
+	/// after a slash, until it is topped up): the signed batch is kept and sent again.
+	Later,
+	/// The signature no longer matches the operator's registered key (it was rotated): the
+	/// batch is unwound and cut again, signed with the current key.
+	Resign,
+	/// Some entries are at fault (a payer's escrow, spend limit or voucher, an adapter revoked
+	/// or unknown): those records are rejected and the rest cut again.
+	Entries,
+	/// The batch itself is malformed (an oracle bug): it is rejected whole.
+	Batch,
+}
+
+/// How the oracle treats the chain's dispatch error `message` (it names the pallet's error).
+pub fn classify(message: &str) -> Refusal {
+	const LATER: [&str; 2] = ["InsufficientBond", "OperatorNotActive"];
+	const ENTRIES: [&str; 6] = [
+		"InsufficientEscrow",
+		"SpendLimitExceeded",
+		"BadVoucher",
+		"VoucherMismatch",
+		"AdapterRevoked",
+		"UnknownAdapter",
+	];
+	let named = |names: &[&str]| names.iter().any(|n| message.contains(n));
+	if named(&LATER) {
+		Refusal::Later
+	} else if message.contains("BadSignature") {
+		Refusal::Resign
+	} else if named(&ENTRIES) {
+		Refusal::Entries
+	} else {
+		Refusal::Batch
+	}
+}
+
+/// The payers and adapters of `stored` the chain would refuse, from what the chain says of
+/// them: an adapter unknown or revoked; a payer whose voucher does not verify for `operator` on
+/// the chain with `genesis`, whose escrow cannot pay their entries, or whose spend so far plus
+/// their entries passes their voucher's limit. Fees are priced at `adapters`' prices (the
+/// higher of the price in force and a scheduled one).
+pub fn entries_at_fault(
+	stored: &StoredBatch,
+	payers: &HashMap<lineage_primitives::AccountId, PayerStanding>,
+	adapters: &HashMap<AdapterId, ChainAdapter>,
+	genesis: H256,
+	operator: &lineage_primitives::AccountId,
+) -> (BTreeSet<lineage_primitives::AccountId>, BTreeSet<AdapterId>) {
+	let bad_adapters: BTreeSet<AdapterId> = stored
+		.batch
+		.entries
+		.iter()
+		.map(|e| e.adapter)
+		.filter(|id| adapters.get(id).is_none_or(|a| a.state == AdapterState::Revoked))
+		.collect();
+	let mut fees = BTreeMap::<&lineage_primitives::AccountId, u128>::new();
+	for entry in stored.batch.entries.iter().filter(|e| !bad_adapters.contains(&e.adapter)) {
+		let fee = adapters
+			.get(&entry.adapter)
+			.and_then(|a| {
+				usage_fee(entry.input_tokens, entry.output_tokens, a.per_1k_input, a.per_1k_output)
+			})
+			.unwrap_or(u128::MAX);
+		let sum = fees.entry(&entry.payer).or_default();
+		*sum = sum.saturating_add(fee);
+	}
+	let bad_payers = fees
+		.into_iter()
+		.filter(|(payer, fee)| {
+			let standing = payers.get(*payer).copied().unwrap_or_default();
+			let voucher = stored.vouchers.iter().find(|v| v.payer == **payer);
+			voucher.is_none_or(|v| {
+				!v.verify(genesis, operator.clone())
+					|| standing.escrow < *fee
+					|| standing.spent.saturating_add(*fee) > v.spend_limit
+			})
+		})
+		.map(|(payer, _)| payer.clone())
+		.collect();
+	(bad_payers, bad_adapters)
+}
+
+/// Reads what [`entries_at_fault`] needs from the chain and applies it.
+async fn find_at_fault(
+	client: &LineageClient,
+	stored: &StoredBatch,
+	operator: &lineage_primitives::AccountId,
+) -> Result<(BTreeSet<lineage_primitives::AccountId>, BTreeSet<AdapterId>), ChainError> {
+	let (by_hash, _) = load_adapters(client).await?;
+	let adapters: HashMap<AdapterId, ChainAdapter> =
+		by_hash.into_values().map(|a| (a.id, a)).collect();
+	let at = client.at_current_block().await.map_err(rpc_err)?;
+	let mut payers = HashMap::new();
+	let operator_32 = AccountId32(operator.clone().into());
+	for entry in &stored.batch.entries {
+		if payers.contains_key(&entry.payer) {
+			continue;
+		}
+		let payer_32 = AccountId32(entry.payer.clone().into());
+		let standing = payer_standing(&at, payer_32, operator_32).await?;
+		payers.insert(entry.payer.clone(), standing);
+	}
+	Ok(entries_at_fault(stored, &payers, &adapters, client.genesis_hash(), operator))
 }
 
 /// What one round did, for logs and tests.
@@ -195,16 +310,55 @@ pub async fn proof_round(
 			Err(ClientError::Dispatch(m)) if m.contains("SequenceMismatch") => {
 				tracing::warn!(sequence = seq, "sequence mismatch: reconciling next round");
 			},
-			Err(ClientError::Dispatch(m)) => {
-				let n = journal.reject_batch(seq, &m)?;
-				gate.refresh_outstanding()?;
-				tracing::error!(
-					sequence = seq,
-					records = n,
-					reason = %m,
-					"the chain refused the batch: its records are kept as rejected"
-				);
-				report.rejected = Some((seq, m));
+			Err(ClientError::Dispatch(m)) => match classify(&m) {
+				Refusal::Later => {
+					tracing::warn!(sequence = seq, reason = %m, "batch refused for now; sending it again later");
+				},
+				Refusal::Resign => {
+					let (_, back) = journal.reject_batch_records(seq, |_| false, &m)?;
+					gate.refresh_outstanding()?;
+					tracing::warn!(
+						sequence = seq,
+						records = back,
+						"the signing key changed: cutting the batch again"
+					);
+				},
+				Refusal::Entries => {
+					let (payers, adapters) = find_at_fault(client, &b, &operator_p).await?;
+					let (refused, back) = if payers.is_empty() && adapters.is_empty() {
+						// Nothing found at fault: refuse the batch rather than loop on it.
+						(journal.reject_batch(seq, &m)?, 0)
+					} else {
+						journal.reject_batch_records(
+							seq,
+							|r| payers.contains(&r.payer) || adapters.contains(&r.adapter),
+							&m,
+						)?
+					};
+					gate.refresh_outstanding()?;
+					tracing::error!(
+						sequence = seq,
+						rejected = refused,
+						kept = back,
+						payers = payers.len(),
+						adapters = adapters.len(),
+						reason = %m,
+						"the chain refused entries of the batch: their records are kept as rejected, \
+						 the rest are cut again"
+					);
+					report.rejected = Some((seq, m));
+				},
+				Refusal::Batch => {
+					let n = journal.reject_batch(seq, &m)?;
+					gate.refresh_outstanding()?;
+					tracing::error!(
+						sequence = seq,
+						records = n,
+						reason = %m,
+						"the chain refused the batch: its records are kept as rejected"
+					);
+					report.rejected = Some((seq, m));
+				},
 			},
 			Err(e) => return Err(e.into()),
 		}
@@ -243,4 +397,129 @@ pub async fn proof_round(
 		}
 	}
 	Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+	use lineage_chain::payer::{authorization, RequestToSign};
+	use lineage_primitives::{
+		payer::{sr25519_signature, Voucher},
+		usage::{UsageBatch, UsageEntry},
+		AccountId,
+	};
+	use subxt_signer::sr25519::dev;
+
+	use super::*;
+	use crate::journal::BatchState;
+
+	const GENESIS: [u8; 32] = [7; 32];
+
+	fn operator() -> AccountId {
+		AccountId::new(dev::ferdie().public_key().0)
+	}
+
+	/// `signer`'s voucher naming `payer` with `limit`.
+	fn voucher(signer: &Keypair, payer: &Keypair, limit: u128) -> Voucher {
+		let request = RequestToSign {
+			method: "POST",
+			path: "/v1/completions",
+			body: b"{}",
+			timestamp_ms: 1,
+			nonce: 1,
+			spend_limit: limit,
+		};
+		let auth = authorization(GENESIS, operator().into(), payer.public_key().0, &request);
+		Voucher {
+			payer: AccountId::new(payer.public_key().0),
+			timestamp_ms: 1,
+			nonce: 1,
+			spend_limit: limit,
+			target_sha256: auth.target_sha256,
+			body_sha256: auth.body_sha256,
+			wrapped: false,
+			signature: sr25519_signature(signer.sign(&auth.message()).0),
+		}
+	}
+
+	fn account(k: &Keypair) -> AccountId {
+		AccountId::new(k.public_key().0)
+	}
+
+	#[test]
+	fn refusals_are_classified_by_the_error_named() {
+		assert_eq!(classify("Module error: Usage::InsufficientBond"), Refusal::Later);
+		assert_eq!(classify("Usage::BadSignature"), Refusal::Resign);
+		for e in ["InsufficientEscrow", "SpendLimitExceeded", "BadVoucher", "AdapterRevoked"] {
+			assert_eq!(classify(&format!("Usage::{e}")), Refusal::Entries, "{e}");
+		}
+		assert_eq!(classify("Usage::EntriesNotSorted"), Refusal::Batch);
+	}
+
+	#[test]
+	fn only_the_payers_and_adapters_at_fault_are_found() {
+		let (alice, bob, charlie, dave) = (dev::alice(), dev::bob(), dev::charlie(), dev::dave());
+		let adapter = |id, state| ChainAdapter {
+			id,
+			state,
+			per_1k_input: 1_000,
+			per_1k_output: 2_000,
+			base_model: 0,
+		};
+		let adapters = HashMap::from([
+			(1, adapter(1, AdapterState::Active)),
+			(2, adapter(2, AdapterState::Revoked)),
+		]);
+		// 10 input and 10 output tokens on adapter 1 cost 10 + 20 = 30.
+		let entry = |k: &Keypair, adapter| UsageEntry {
+			payer: account(k),
+			adapter,
+			requests: 1,
+			input_tokens: 10,
+			output_tokens: 10,
+		};
+		let mut entries = vec![
+			entry(&alice, 1),
+			entry(&alice, 2),
+			entry(&bob, 1),
+			entry(&charlie, 1),
+			entry(&dave, 1),
+			entry(&dave, 3),
+		];
+		entries.sort_by(|a, b| a.key().cmp(&b.key()));
+		let mut vouchers = vec![
+			voucher(&alice, &alice, 1_000),
+			voucher(&bob, &bob, 1_000),
+			voucher(&charlie, &charlie, 1_000),
+			voucher(&alice, &dave, u128::MAX), // signed by someone else
+		];
+		vouchers.sort_by(|a, b| a.payer.cmp(&b.payer));
+		let stored = StoredBatch {
+			batch: UsageBatch {
+				operator: operator(),
+				sequence: 0,
+				entries,
+				records_root: Default::default(),
+			},
+			signature: [0; 64],
+			vouchers,
+			records: vec![],
+			state: BatchState::Signed,
+			cut_at_ms: 0,
+		};
+		let standing = |escrow, spent| PayerStanding { escrow, withdrawing: 0, spent };
+		let payers = HashMap::from([
+			(account(&alice), standing(30, 970)), // exactly enough, exactly at the limit
+			(account(&bob), standing(29, 0)),     // escrow one short
+			(account(&charlie), standing(100, 971)), // one over the limit
+			(account(&dave), standing(100, 0)),
+		]);
+		let (bad_payers, bad_adapters) =
+			entries_at_fault(&stored, &payers, &adapters, H256(GENESIS), &operator());
+		assert_eq!(bad_adapters, BTreeSet::from([2, 3]), "revoked and unknown");
+		assert_eq!(
+			bad_payers,
+			BTreeSet::from([account(&bob), account(&charlie), account(&dave)]),
+			"Alice's entry on the revoked adapter is not counted against her"
+		);
+	}
 }

@@ -551,6 +551,20 @@ impl Journal {
 	/// either: they are deleted and their records return to pending, to be cut again. Refused
 	/// with [`JournalError::AlreadyFinalized`] if the batch or a later one is finalized.
 	pub fn reject_batch(&self, sequence: Sequence, reason: &str) -> Result<u64, JournalError> {
+		self.reject_batch_records(sequence, |_| true, reason).map(|(rejected, _)| rejected)
+	}
+
+	/// Like [`Journal::reject_batch`], but only the records `at_fault` picks are rejected; the
+	/// others return to pending, to be cut (and signed) again without them. So one payer who
+	/// emptied their escrow, or one revoked adapter, costs only its own records. With
+	/// `at_fault` always false it unwinds the batch (to be signed again, say with a rotated
+	/// key). Returns (records rejected, records returned to pending).
+	pub fn reject_batch_records(
+		&self,
+		sequence: Sequence,
+		at_fault: impl Fn(&UsageRecord<AccountId>) -> bool,
+		reason: &str,
+	) -> Result<(u64, u64), JournalError> {
 		self.write(|txn| {
 			let mut batches = txn.open_table(BATCHES)?;
 			let stored = get_batch_or_unknown(&batches, sequence)?;
@@ -579,12 +593,20 @@ impl Journal {
 			}
 			let entry = (sequence, reason, unix_time_ms()).encode();
 			let mut rejected = txn.open_table(REJECTED)?;
+			let records = txn.open_table(RECORDS)?;
+			let (mut refused, mut returned) = (0u64, 0u64);
 			for number in &stored.records {
-				rejected.insert(number, entry.as_slice())?;
+				if at_fault(&get_record(&records, *number)?) {
+					rejected.insert(number, entry.as_slice())?;
+					refused = refused.saturating_add(1);
+				} else {
+					pending.insert(number, ())?;
+					returned = returned.saturating_add(1);
+				}
 			}
 			batches.remove(sequence)?;
 			signed.remove(sequence)?;
-			Ok(u64::try_from(stored.records.len()).unwrap_or(u64::MAX))
+			Ok((refused, returned))
 		})
 	}
 

@@ -475,6 +475,33 @@ fn reject_moves_records_aside_and_frees_the_sequence() {
 }
 
 #[test]
+fn a_batch_loses_only_the_records_at_fault() {
+	let dir = TempDir::new("reject-some");
+	let journal = Journal::open(&dir.file()).unwrap();
+	// Payer 1 on adapters 1 and 9, payer 2 on adapter 1.
+	append(&journal, &rec(0, 1, 1, 5, 5)).unwrap();
+	append(&journal, &rec(1, 1, 9, 5, 5)).unwrap();
+	append(&journal, &rec(2, 2, 1, 5, 5)).unwrap();
+	cut(&journal, 0, WIDE).unwrap();
+	// Payer 2 emptied their escrow: only their record is refused.
+	let (refused, returned) =
+		journal.reject_batch_records(0, |r| r.payer == account(2), "InsufficientEscrow").unwrap();
+	assert_eq!((refused, returned), (1, 2));
+	assert_eq!(journal.batch(0).unwrap(), None, "the sequence is free for a new cut");
+	let rejected: Vec<u64> = journal.rejected().unwrap().iter().map(|r| r.number).collect();
+	assert_eq!(rejected, vec![2]);
+	// The others are cut again at the same sequence, without the payer at fault.
+	let again = cut(&journal, 0, WIDE).unwrap();
+	assert_eq!(again.records, vec![0, 1]);
+	assert_eq!(again.vouchers.len(), 1);
+	assert_chain_valid(&again.batch);
+	// Nothing at fault (a rotated key): everything returns to pending, to be signed again.
+	assert_eq!(journal.reject_batch_records(0, |_| false, "BadSignature").unwrap(), (0, 2));
+	assert_eq!(journal.pending_count().unwrap(), 2);
+	assert_eq!(journal.rejected().unwrap().len(), 1);
+}
+
+#[test]
 fn reject_unwinds_later_signed_batches() {
 	let dir = TempDir::new("reject-later");
 	let journal = Journal::open(&dir.file()).unwrap();

@@ -172,7 +172,7 @@ async fn eve_asks(
 		reqwest::Client::new(),
 		oracle.url.clone(),
 		client.genesis_hash().0,
-		setup.operator.clone(),
+		setup.operator,
 	);
 	let deadline = Instant::now() + Duration::from_secs(60);
 	loop {
