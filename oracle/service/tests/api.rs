@@ -622,6 +622,7 @@ async fn a_full_server_refuses_before_checking_signatures_or_writing_nonces() {
 		gate: Arc::new(OpenGate),
 		payer_auth: Some(auth),
 		admin: AdminAccess::Closed,
+		journal: None,
 	};
 	let state = build_state_with(&config, services).await.expect("server state");
 	let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -647,4 +648,72 @@ async fn a_full_server_refuses_before_checking_signatures_or_writing_nonces() {
 		.await
 		.expect("sends");
 	assert_eq!(resp.status().as_u16(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_usage_route_returns_a_record_its_authorisation_and_proof() {
+	use lineage_oracle::journal::{BatchLimits, Journal};
+	use lineage_primitives::{
+		payer::{sr25519_signature, Voucher},
+		usage::{verify_record, UsageRecord},
+		AccountId, Hash,
+	};
+	let m = fixture();
+	let store = temp_dir("api-usage");
+	let journal = Arc::new(Journal::open(&store.path().join("journal.redb")).expect("journal"));
+	let payer = AccountId::new([5; 32]);
+	let record = |n: u64| UsageRecord {
+		request_id: lineage_oracle::chain::gate::request_id(&format!("chatcmpl-{n}")),
+		payer: payer.clone(),
+		adapter: 1,
+		input_tokens: 10 + n,
+		output_tokens: 5,
+		response_hash: Hash::repeat_byte(n as u8),
+		finished_at_ms: n,
+	};
+	let voucher = Voucher {
+		payer: payer.clone(),
+		timestamp_ms: 1,
+		nonce: 1,
+		spend_limit: 77,
+		target_sha256: [1; 32],
+		body_sha256: [2; 32],
+		wrapped: false,
+		signature: sr25519_signature([3; 64]),
+	};
+	for n in 0..3 {
+		journal.append(&record(n), &voucher).expect("append");
+	}
+	let limits = BatchLimits { max_entries: 9, max_adapters: 9, max_payers: 9, max_records: 9 };
+	let stored = journal.cut_batch(&payer, 0, limits, |_| [0; 64]).expect("cut").expect("batch");
+	let config = ServerConfig::new(&m.model_dir, store.path().join("store"));
+	let mut services = Services::with_sink(Arc::new(RecordingSink::default()));
+	services.journal = Some(journal);
+	let state = build_state_with(&config, services).await.expect("server state");
+	let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+	let base = format!("http://{}", listener.local_addr().expect("addr"));
+	tokio::spawn(serve_with(listener, state));
+	let get = |id: String| reqwest::get(format!("{base}/v1/usage/{id}"));
+
+	let body: Value = get("chatcmpl-1".into()).await.expect("get").json().await.expect("json");
+	assert_eq!(body["record"]["input_tokens"], 11);
+	assert_eq!(body["authorization"]["spend_limit"], "77");
+	let batch = &body["batch"];
+	assert_eq!(batch["records_root"], format!("0x{}", hex::encode(stored.batch.records_root)));
+	let h = |v: &Value| {
+		let mut out = [0u8; 32];
+		hex::decode_to_slice(v.as_str().expect("hex").trim_start_matches("0x"), &mut out)
+			.expect("hex");
+		Hash::from(out)
+	};
+	let proof: Vec<Hash> = batch["proof"].as_array().expect("proof").iter().map(h).collect();
+	let (leaves, index) =
+		(batch["leaves"].as_u64().unwrap() as u32, batch["index"].as_u64().unwrap() as u32);
+	assert!(verify_record(&h(&batch["records_root"]), &proof, leaves, index, &record(1)));
+	// By request id too; an unknown id is a 404, a malformed one a 400; the server stays up.
+	let by_hash = format!("0x{}", hex::encode(record(2).request_id));
+	assert_eq!(get(by_hash).await.expect("get").status().as_u16(), 200);
+	assert_eq!(get("chatcmpl-9".into()).await.expect("get").status().as_u16(), 404);
+	assert_eq!(get("0x12zz".into()).await.expect("get").status().as_u16(), 400);
+	assert_eq!(get("chatcmpl-0".into()).await.expect("get").status().as_u16(), 200);
 }

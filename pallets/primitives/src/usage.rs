@@ -105,6 +105,39 @@ pub fn records_root<AccountId: Encode>(records: &[UsageRecord<AccountId>]) -> H2
 	binary_merkle_tree::merkle_root::<BlakeTwo256, _>(records.iter().map(|r| r.encode()))
 }
 
+/// The Merkle proof that `records[index]` is in [`records_root`]`(records)`: the sibling
+/// hashes from the leaf up (`binary-merkle-tree`'s proof); `None` when `index` is out of range.
+/// A payer checks it with [`verify_record`] against the root the chain holds for the batch.
+pub fn record_proof<AccountId: Encode>(
+	records: &[UsageRecord<AccountId>],
+	index: usize,
+) -> Option<Vec<H256>> {
+	let leaf_index = u32::try_from(index).ok().filter(|_| index < records.len())?;
+	let proof = binary_merkle_tree::merkle_proof::<BlakeTwo256, _, _>(
+		records.iter().map(|r| r.encode()),
+		leaf_index,
+	);
+	Some(proof.proof)
+}
+
+/// Whether `record` is leaf `index` of `leaves` records under `root`, by `proof`
+/// ([`record_proof`]).
+pub fn verify_record<AccountId: Encode>(
+	root: &H256,
+	proof: &[H256],
+	leaves: u32,
+	index: u32,
+	record: &UsageRecord<AccountId>,
+) -> bool {
+	binary_merkle_tree::verify_proof::<BlakeTwo256, _, _>(
+		root,
+		proof.iter().copied(),
+		leaves,
+		index,
+		&record.encode(),
+	)
+}
+
 /// The fee for `input_tokens` and `output_tokens` at prices per 1,000 tokens, rounded down
 /// (in the payer's favour); `None` on overflow.
 pub fn usage_fee(
@@ -253,5 +286,27 @@ mod tests {
 		assert_ne!(a, records_root(&[record(1, 10), record(2, 21)]));
 		assert_ne!(a, records_root(&[record(2, 20), record(1, 10)]));
 		assert_ne!(a, records_root(&[record(1, 10)]));
+	}
+
+	#[test]
+	fn a_record_proves_against_the_root_and_no_other_does() {
+		let record = |id: u8| UsageRecord {
+			request_id: H256::repeat_byte(id),
+			payer: AccountId::new([2; 32]),
+			adapter: 3,
+			input_tokens: u64::from(id),
+			output_tokens: 1,
+			response_hash: H256::repeat_byte(id),
+			finished_at_ms: 1,
+		};
+		let records: Vec<_> = (1..=5).map(record).collect();
+		let root = records_root(&records);
+		for (i, r) in records.iter().enumerate() {
+			let proof = record_proof(&records, i).unwrap();
+			assert!(verify_record(&root, &proof, 5, i as u32, r), "record {i}");
+			assert!(!verify_record(&root, &proof, 5, i as u32, &record(9)), "a forged record");
+			assert!(!verify_record(&H256::zero(), &proof, 5, i as u32, r), "another root");
+		}
+		assert_eq!(record_proof(&records, 5), None);
 	}
 }

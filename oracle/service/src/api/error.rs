@@ -40,6 +40,18 @@ pub enum ApiError {
 	/// The payer's signed headers are missing, malformed, stale, replayed or do not verify.
 	#[error("{0}")]
 	Unauthorized(String),
+	/// `GET /v1/usage/{id}` for a request the journal never recorded.
+	#[error(
+		"no usage record for `{0}` in this oracle's journal: name the id of a response this \
+		 oracle served (chatcmpl-…) or its request id"
+	)]
+	UsageNotFound(String),
+	/// The request body did not arrive in time.
+	#[error(
+		"the request body did not arrive within {} ms: send it whole and promptly",
+		.0.as_millis()
+	)]
+	BodyTimeout(std::time::Duration),
 	/// An adapter-management route without the operator's token.
 	#[error(
 		"this route manages the served adapters and needs the operator's token: send \
@@ -98,6 +110,10 @@ impl ApiError {
 			ApiError::Unauthorized(_) => {
 				(S::UNAUTHORIZED, "authentication_error", Some("invalid_payer_signature"), None)
 			},
+			ApiError::UsageNotFound(_) => {
+				(S::NOT_FOUND, NOT_FOUND, Some("usage_not_found"), Some("id"))
+			},
+			ApiError::BodyTimeout(_) => (S::REQUEST_TIMEOUT, INVALID, Some("body_timeout"), None),
 			ApiError::AdminTokenRequired => {
 				(S::UNAUTHORIZED, "authentication_error", Some("admin_token_required"), None)
 			},

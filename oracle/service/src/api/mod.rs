@@ -8,6 +8,7 @@
 //! | `GET /v1/models` | the base model, then each served adapter (`parent` = the base's id) |
 //! | `POST /v1/load_lora_adapter` | `{lora_name, lora_path}`: import into the store, validate, serve |
 //! | `POST /v1/unload_lora_adapter` | `{lora_name}`: stop serving the name (then 404, as vLLM) |
+//! | `GET /v1/usage/{id}` | a request's usage record, the payer's signed authorisation and its Merkle proof against the batch root (chain mode) |
 //! | `GET /metrics` | Prometheus text, every metric named `lineage_*` |
 //! | `GET /health` | 200 and the engine's counters |
 //!
@@ -31,6 +32,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod evidence;
 pub mod openai;
 pub mod payer;
 pub mod prompt;

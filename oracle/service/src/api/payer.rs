@@ -252,9 +252,15 @@ pub struct PayerAuth {
 	pub ctx: PayerContext,
 	/// The largest request body, in bytes (beyond it, a 413).
 	pub max_body_bytes: usize,
+	/// How long the whole body may take to arrive (beyond it, a 408): a client that trickles
+	/// its body does not hold an admission permit for long.
+	pub body_timeout: std::time::Duration,
 	/// Whether a nonce is fresh (and remember it).
 	pub replay: ReplayCheck,
 }
+
+/// How long a request body may take to arrive by default: 30 seconds.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl PayerAuth {
 	/// The state for `ctx`, bodies up to `max_body_bytes`, with `replay` as the nonce store.
@@ -263,7 +269,12 @@ impl PayerAuth {
 		max_body_bytes: usize,
 		replay: impl Fn(&[u8; 32], u64, u64) -> Result<bool, ReplayStoreError> + Send + Sync + 'static,
 	) -> Self {
-		PayerAuth { ctx, max_body_bytes, replay: Arc::new(replay) }
+		PayerAuth {
+			ctx,
+			max_body_bytes,
+			body_timeout: DEFAULT_BODY_TIMEOUT,
+			replay: Arc::new(replay),
+		}
 	}
 }
 
@@ -290,7 +301,10 @@ pub async fn require_payer(State(auth): State<PayerAuth>, req: Request, next: Ne
 /// [`require_payer`]'s checks: the request to pass on, or the error to answer with.
 async fn authorize(auth: &PayerAuth, req: Request) -> Result<Request, ApiError> {
 	let (mut parts, body) = req.into_parts();
-	let bytes = buffer(&parts.headers, body, auth.max_body_bytes).await?;
+	let bytes =
+		tokio::time::timeout(auth.body_timeout, buffer(&parts.headers, body, auth.max_body_bytes))
+			.await
+			.map_err(|_| ApiError::BodyTimeout(auth.body_timeout))??;
 	let route = Route { method: parts.method.as_str(), path: parts.uri.path() };
 	let verified = verify(&parts.headers, route, &bytes, &auth.ctx, unix_time_ms())?;
 	let replay = auth.replay.clone();
@@ -589,7 +603,12 @@ mod tests {
 
 	/// A server with one route behind the middleware, answering the payer's hex and the body.
 	async fn serve(replay: ReplayCheck, max_body_bytes: usize) -> String {
-		let auth = PayerAuth { ctx: PayerContext::new(GENESIS, OPERATOR), max_body_bytes, replay };
+		let auth = PayerAuth {
+			ctx: PayerContext::new(GENESIS, OPERATOR),
+			max_body_bytes,
+			body_timeout: std::time::Duration::from_millis(500),
+			replay,
+		};
 		let app = Router::new()
 			.route(
 				"/v1/completions",
@@ -665,6 +684,27 @@ mod tests {
 		}
 		let (status, code) = error_code(request.send().await.unwrap()).await;
 		assert_eq!((status, code.as_str()), (413, "body_too_large"));
+	}
+
+	#[tokio::test]
+	async fn a_body_that_trickles_gets_a_408_and_the_server_stays_up() {
+		let replay: ReplayCheck = Arc::new(|_: &[u8; 32], _, _| Ok(true));
+		let url = serve(replay, 1024).await;
+		let client = reqwest::Client::new();
+		// One chunk, then nothing: the body never ends (the test server allows 500 ms).
+		let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, std::io::Error>>();
+		tx.unbounded_send(Ok(Bytes::from_static(b"{"))).unwrap();
+		let mut request = client.post(&url).body(reqwest::Body::wrap_stream(rx));
+		for (name, value) in
+			sign_request(&dev::alice(), GENESIS, OPERATOR, &to_sign(b"{", unix_time_ms(), 1))
+		{
+			request = request.header(name, value);
+		}
+		let (status, code) = error_code(request.send().await.unwrap()).await;
+		assert_eq!((status, code.as_str()), (408, "body_timeout"));
+		drop(tx);
+		// The next request is served as usual.
+		assert!(post_signed(&client, &url, BODY, 2).await.status().is_success());
 	}
 
 	#[tokio::test]

@@ -15,7 +15,7 @@ use lineage_engine::{AdapterLimits, EngineConfig, GgufMode};
 
 use super::{
 	admin::{self, AdminAccess},
-	payer, routes,
+	evidence, payer, routes,
 	state::AppState,
 };
 use crate::infer::{
@@ -23,6 +23,7 @@ use crate::infer::{
 	usage::{NoopSink, UsageSink},
 	Infer, InferConfig,
 };
+use crate::journal::Journal;
 
 /// Everything `serve` needs.
 #[derive(Clone, Debug)]
@@ -111,12 +112,20 @@ pub struct Services {
 	pub payer_auth: Option<payer::PayerAuth>,
 	/// Who may load and unload adapters.
 	pub admin: AdminAccess,
+	/// The usage journal, for the evidence route (chain mode).
+	pub journal: Option<Arc<Journal>>,
 }
 
 impl Services {
-	/// A sink, an open gate, no payer signatures, open adapter management.
+	/// A sink, an open gate, no payer signatures, open adapter management, no journal.
 	pub fn with_sink(sink: Arc<dyn UsageSink>) -> Self {
-		Services { sink, gate: Arc::new(OpenGate), payer_auth: None, admin: AdminAccess::Open }
+		Services {
+			sink,
+			gate: Arc::new(OpenGate),
+			payer_auth: None,
+			admin: AdminAccess::Open,
+			journal: None,
+		}
 	}
 }
 
@@ -140,6 +149,7 @@ pub async fn build_state_with(
 		payer_auth: services.payer_auth,
 		max_body_bytes: config.max_body_bytes,
 		admin: services.admin,
+		journal: services.journal,
 	})
 }
 
@@ -163,6 +173,7 @@ pub async fn router(state: AppState) -> Router {
 		.merge(generation)
 		.merge(admin)
 		.route("/v1/models", get(routes::models))
+		.route("/v1/usage/{id}", get(evidence::usage_evidence))
 		.route("/metrics", get(routes::metrics))
 		.route("/health", get(routes::health))
 		.fallback(routes::not_found)

@@ -1,7 +1,9 @@
 //! What every handler shares: the inference layer, the payer check and the body limit.
 
+use std::sync::Arc;
+
 use super::{admin::AdminAccess, payer::PayerAuth};
-use crate::infer::Infer;
+use crate::{infer::Infer, journal::Journal};
 
 /// The server's state: the inference layer, the payer check, the body limit.
 #[derive(Clone)]
@@ -14,6 +16,8 @@ pub struct AppState {
 	pub max_body_bytes: usize,
 	/// Who may load and unload adapters.
 	pub admin: AdminAccess,
+	/// The usage journal (chain mode): what `GET /v1/usage/{id}` reads.
+	pub journal: Option<Arc<Journal>>,
 }
 
 impl AppState {

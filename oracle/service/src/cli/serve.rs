@@ -198,6 +198,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 			},
 		)),
 		admin: AdminAccess::new(admin_token, true),
+		journal: Some(journal.clone()),
 	};
 	let state = build_state_with(&config, services).await?;
 	chain.spawn(state.infer().clone())?;

@@ -31,6 +31,7 @@
 //! | `finalized` | sequence | `()`: batches in [`BatchState::Finalized`] |
 //! | `rejected` | record number | SCALE `(sequence, reason, rejected_at_ms)` |
 //! | `vouchers` | record number | SCALE [`Voucher`]: the payer's signed authorisation of the record's request |
+//! | `batch_of` | record number | the sequence of the batch the record is in |
 //! | `best_vouchers` | payer (32 bytes) | SCALE [`Voucher`]: the payer's highest spend limit, sent with each batch |
 //! | `nonces` | payer (32 bytes) ‖ nonce (big-endian) | timestamp (ms) |
 //! | `nonce_times` | timestamp (big-endian) ‖ payer ‖ nonce | `()`: for pruning by age |
@@ -47,7 +48,7 @@ use codec::{Decode, DecodeAll, Encode};
 use lineage_chain::time::unix_time_ms;
 pub use lineage_primitives::payer::Voucher;
 use lineage_primitives::{
-	usage::{records_root, Sequence, UsageBatch, UsageEntry, UsageRecord},
+	usage::{record_proof, records_root, Sequence, UsageBatch, UsageEntry, UsageRecord},
 	AccountId, AdapterId,
 };
 use redb::{
@@ -75,6 +76,7 @@ const SIGNED: TableDefinition<u64, ()> = TableDefinition::new("signed");
 const FINALIZED: TableDefinition<u64, ()> = TableDefinition::new("finalized");
 const REJECTED: TableDefinition<u64, &[u8]> = TableDefinition::new("rejected");
 const VOUCHERS: TableDefinition<u64, &[u8]> = TableDefinition::new("vouchers");
+const BATCH_OF: TableDefinition<u64, u64> = TableDefinition::new("batch_of");
 const BEST_VOUCHERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("best_vouchers");
 const NONCES: TableDefinition<&[u8; 40], u64> = TableDefinition::new("nonces");
 const NONCE_TIMES: TableDefinition<&[u8; 48], ()> = TableDefinition::new("nonce_times");
@@ -152,6 +154,38 @@ pub struct StoredBatch {
 	pub state: BatchState,
 	/// When it was cut, in milliseconds since the Unix epoch.
 	pub cut_at_ms: u64,
+}
+
+/// What [`Journal::evidence`] returns for one request.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Evidence {
+	/// The record's number.
+	pub number: u64,
+	/// The record.
+	pub record: UsageRecord<AccountId>,
+	/// The payer's signed authorisation of the request.
+	pub voucher: Option<Voucher>,
+	/// The batch it is in, with its Merkle proof; `None` while pending (or once rejected).
+	pub batch: Option<BatchEvidence>,
+	/// Whether the chain refused it (never billed).
+	pub rejected: bool,
+}
+
+/// Where a record sits in its batch, and the proof of it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct BatchEvidence {
+	/// The batch's sequence number.
+	pub sequence: Sequence,
+	/// Where the batch is on its way to the chain.
+	pub state: BatchState,
+	/// The batch's records root (the chain holds it in `Usage::Batches`).
+	pub records_root: lineage_primitives::Hash,
+	/// The records in the batch.
+	pub leaves: u32,
+	/// The record's leaf index (records sorted by request id).
+	pub index: u32,
+	/// The sibling hashes from the leaf up.
+	pub proof: Vec<lineage_primitives::Hash>,
 }
 
 /// A record of a batch the chain refused for good: kept and reported, never billed.
@@ -235,6 +269,7 @@ impl Journal {
 			txn.open_table(FINALIZED)?;
 			txn.open_table(REJECTED)?;
 			txn.open_table(VOUCHERS)?;
+			txn.open_table(BATCH_OF)?;
 			txn.open_table(BEST_VOUCHERS)?;
 			txn.open_table(NONCES)?;
 			txn.open_table(NONCE_TIMES)?;
@@ -481,8 +516,10 @@ impl Journal {
 				state: BatchState::Signed,
 				cut_at_ms: unix_time_ms(),
 			};
+			let mut batch_of = txn.open_table(BATCH_OF)?;
 			for number in &stored.records {
 				pending.remove(number)?;
+				batch_of.insert(number, sequence)?;
 			}
 			batches.insert(sequence, stored.encode().as_slice())?;
 			txn.open_table(SIGNED)?.insert(sequence, ())?;
@@ -584,9 +621,11 @@ impl Journal {
 			}
 			let mut signed = txn.open_table(SIGNED)?;
 			let mut pending = txn.open_table(PENDING)?;
+			let mut batch_of = txn.open_table(BATCH_OF)?;
 			for unwound in later {
 				for number in &unwound.records {
 					pending.insert(number, ())?;
+					batch_of.remove(number)?;
 				}
 				batches.remove(unwound.batch.sequence)?;
 				signed.remove(unwound.batch.sequence)?;
@@ -596,6 +635,7 @@ impl Journal {
 			let records = txn.open_table(RECORDS)?;
 			let (mut refused, mut returned) = (0u64, 0u64);
 			for number in &stored.records {
+				batch_of.remove(number)?;
 				if at_fault(&get_record(&records, *number)?) {
 					rejected.insert(number, entry.as_slice())?;
 					refused = refused.saturating_add(1);
@@ -634,6 +674,55 @@ impl Journal {
 			let batches = txn.open_table(BATCHES)?;
 			let value = batches.get(sequence)?;
 			value.map(|v| decode_batch(sequence, v.value())).transpose()
+		})
+	}
+
+	/// What a payer needs to check and dispute the request `request_id`: its record, the signed
+	/// authorisation the payer gave, and, once it is in a batch, the batch's sequence, state
+	/// and records root with the record's Merkle proof against that root (the root the chain
+	/// holds for the batch). `None` for a request this journal never recorded.
+	pub fn evidence(&self, request_id: &[u8; 32]) -> Result<Option<Evidence>, JournalError> {
+		self.read(|txn| {
+			let Some(number) = txn.open_table(REQUEST_IDS)?.get(request_id)?.map(|n| n.value())
+			else {
+				return Ok(None);
+			};
+			let records = txn.open_table(RECORDS)?;
+			let record = get_record(&records, number)?;
+			let voucher = match txn.open_table(VOUCHERS)?.get(number)? {
+				Some(bytes) => Some(decode_voucher("vouchers", bytes.value())?),
+				None => None,
+			};
+			let batch = match txn.open_table(BATCH_OF)?.get(number)?.map(|s| s.value()) {
+				None => None,
+				Some(sequence) => {
+					let stored = get_batch(&txn.open_table(BATCHES)?, sequence)?;
+					let mut recs = Vec::with_capacity(stored.records.len());
+					for n in &stored.records {
+						recs.push(get_record(&records, *n)?);
+					}
+					recs.sort_by_key(|r| r.request_id);
+					let index = recs
+						.iter()
+						.position(|r| r.request_id == record.request_id)
+						.ok_or_else(|| {
+							corrupt("batch_of", format!("record {number} not in batch {sequence}"))
+						})?;
+					let proof = record_proof(&recs, index).ok_or_else(|| {
+						corrupt("batches", format!("no proof in batch {sequence}"))
+					})?;
+					Some(BatchEvidence {
+						sequence,
+						state: stored.state,
+						records_root: stored.batch.records_root,
+						leaves: u32::try_from(recs.len()).unwrap_or(u32::MAX),
+						index: u32::try_from(index).unwrap_or(u32::MAX),
+						proof,
+					})
+				},
+			};
+			let rejected = txn.open_table(REJECTED)?.get(number)?.is_some();
+			Ok(Some(Evidence { number, record, voucher, batch, rejected }))
 		})
 	}
 

@@ -502,6 +502,40 @@ fn a_batch_loses_only_the_records_at_fault() {
 }
 
 #[test]
+fn evidence_proves_a_record_against_its_batch_root() {
+	use lineage_primitives::usage::verify_record;
+	let dir = TempDir::new("evidence");
+	let journal = Journal::open(&dir.file()).unwrap();
+	for id in 0..5 {
+		append(&journal, &rec(id, 1 + (id % 2) as u8, 1, 10, 10)).unwrap();
+	}
+	let id = |n: u64| Hash::from_low_u64_be(n).to_fixed_bytes();
+	// Pending: the record and its authorisation, no batch yet.
+	let pending = journal.evidence(&id(3)).unwrap().unwrap();
+	assert_eq!((pending.record.clone(), pending.batch.clone()), (rec(3, 2, 1, 10, 10), None));
+	assert_eq!(pending.voucher.map(|v| v.spend_limit), Some(1_003));
+	let stored = cut(&journal, 0, WIDE).unwrap();
+	for n in 0..5 {
+		let e = journal.evidence(&id(n)).unwrap().unwrap();
+		let b = e.batch.expect("batched");
+		assert_eq!((b.sequence, b.records_root, b.leaves), (0, stored.batch.records_root, 5));
+		assert!(verify_record(&b.records_root, &b.proof, b.leaves, b.index, &e.record), "{n}");
+		assert!(!verify_record(
+			&b.records_root,
+			&b.proof,
+			b.leaves,
+			b.index,
+			&rec(n, 1, 1, 11, 10)
+		));
+	}
+	assert_eq!(journal.evidence(&[9; 32]).unwrap(), None);
+	// Rejected records say so and leave the batch.
+	journal.reject_batch(0, "AdapterRevoked").unwrap();
+	let e = journal.evidence(&id(1)).unwrap().unwrap();
+	assert!(e.rejected && e.batch.is_none());
+}
+
+#[test]
 fn reject_unwinds_later_signed_batches() {
 	let dir = TempDir::new("reject-later");
 	let journal = Journal::open(&dir.file()).unwrap();
