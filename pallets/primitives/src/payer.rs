@@ -125,6 +125,28 @@ pub fn sr25519_signature(raw: [u8; 64]) -> crate::Signature {
 	crate::Signature::Sr25519(polkadot_sdk::sp_core::sr25519::Signature::from_raw(raw))
 }
 
+impl<AccountId, Signature> PayerVoucher<AccountId, Signature> {
+	/// The voucher of `auth` with its payer's `signature`, over the `<Bytes>`-wrapped message
+	/// when `wrapped`: what a batch carries of a verified request (the inverse of
+	/// [`PayerVoucher::authorization`]).
+	pub fn signed<Payer: Into<AccountId>, Hash>(
+		auth: PayerAuthorization<Payer, Hash>,
+		wrapped: bool,
+		signature: Signature,
+	) -> Self {
+		PayerVoucher {
+			payer: auth.payer.into(),
+			timestamp_ms: auth.timestamp_ms,
+			nonce: auth.nonce,
+			spend_limit: auth.spend_limit,
+			target_sha256: auth.target_sha256,
+			body_sha256: auth.body_sha256,
+			wrapped,
+			signature,
+		}
+	}
+}
+
 impl<AccountId: Clone + Encode, Signature> PayerVoucher<AccountId, Signature> {
 	/// The authorisation this voucher signs, for `operator` on the chain with `genesis_hash`.
 	pub fn authorization<Hash>(

@@ -179,16 +179,8 @@ pub fn verify(
 	};
 	let auth = authorization(ctx.genesis_hash, ctx.operator, account, &request);
 	let wrapped = verify_signature(&auth, &signature).ok_or(PayerError::BadSignature)?;
-	let voucher = Voucher {
-		payer: account.into(),
-		timestamp_ms,
-		nonce,
-		spend_limit,
-		target_sha256: auth.target_sha256,
-		body_sha256: auth.body_sha256,
-		wrapped,
-		signature: lineage_primitives::payer::sr25519_signature(signature),
-	};
+	let voucher =
+		Voucher::signed(auth, wrapped, lineage_primitives::payer::sr25519_signature(signature));
 	Ok(VerifiedPayer { account, nonce, timestamp_ms, voucher })
 }
 

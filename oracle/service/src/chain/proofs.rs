@@ -429,16 +429,7 @@ mod tests {
 			spend_limit: limit,
 		};
 		let auth = authorization(GENESIS, operator().into(), payer.public_key().0, &request);
-		Voucher {
-			payer: AccountId::new(payer.public_key().0),
-			timestamp_ms: 1,
-			nonce: 1,
-			spend_limit: limit,
-			target_sha256: auth.target_sha256,
-			body_sha256: auth.body_sha256,
-			wrapped: false,
-			signature: sr25519_signature(signer.sign(&auth.message()).0),
-		}
+		Voucher::signed(auth, false, sr25519_signature(signer.sign(&auth.message()).0))
 	}
 
 	fn account(k: &Keypair) -> AccountId {

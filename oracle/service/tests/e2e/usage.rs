@@ -47,16 +47,8 @@ fn voucher(
 	};
 	let auth = lineage_chain::payer::authorization(genesis, operator.0, payer.0, &request);
 	let signature = signer.sign(&auth.wrapped_message());
-	let voucher = lineage_primitives::payer::Voucher {
-		payer: primitive(payer),
-		timestamp_ms: auth.timestamp_ms,
-		nonce: auth.nonce,
-		spend_limit: auth.spend_limit,
-		target_sha256: auth.target_sha256,
-		body_sha256: auth.body_sha256,
-		wrapped: true,
-		signature: lineage_primitives::payer::sr25519_signature(signature.0),
-	};
+	let signature = lineage_primitives::payer::sr25519_signature(signature.0);
+	let voucher = lineage_primitives::payer::Voucher::signed(auth, true, signature);
 	vouchers_to_wire(&[voucher])
 }
 
