@@ -602,11 +602,33 @@ impl Journal {
 		at_fault: impl Fn(&UsageRecord<AccountId>) -> bool,
 		reason: &str,
 	) -> Result<(u64, u64), JournalError> {
+		self.reject_records(sequence, at_fault, reason, true)
+	}
+
+	/// Sets signed batch `sequence` aside for `reason` without billing it: its records move to
+	/// the rejected records (kept and reported, never billed, never cut again) and the batch is
+	/// deleted. Unlike [`Journal::reject_batch`], the signed batches after it are left as they
+	/// are (the chain may hold them). For a batch whose sequence number the chain has used for
+	/// a batch with another records root: billing its records again could charge payers twice.
+	/// Returns how many records were set aside; refused with
+	/// [`JournalError::AlreadyFinalized`] for a batch not signed.
+	pub fn set_aside_batch(&self, sequence: Sequence, reason: &str) -> Result<u64, JournalError> {
+		self.reject_records(sequence, |_| true, reason, false).map(|(rejected, _)| rejected)
+	}
+
+	fn reject_records(
+		&self,
+		sequence: Sequence,
+		at_fault: impl Fn(&UsageRecord<AccountId>) -> bool,
+		reason: &str,
+		unwind_later: bool,
+	) -> Result<(u64, u64), JournalError> {
 		self.write(|txn| {
 			let mut batches = txn.open_table(BATCHES)?;
 			let stored = get_batch_or_unknown(&batches, sequence)?;
 			let mut later = Vec::new();
-			for item in batches.range(sequence..)? {
+			let upto = if unwind_later { Sequence::MAX } else { sequence };
+			for item in batches.range(sequence..=upto)? {
 				let (key, value) = item?;
 				let stored = decode_batch(key.value(), value.value())?;
 				if stored.state != BatchState::Signed {

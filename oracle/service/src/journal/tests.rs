@@ -551,6 +551,34 @@ fn reject_unwinds_later_signed_batches() {
 }
 
 #[test]
+fn a_batch_set_aside_leaves_later_batches_signed() {
+	let dir = TempDir::new("set-aside");
+	let journal = Journal::open(&dir.file()).unwrap();
+	append(&journal, &rec(0, 1, 1, 1, 1)).unwrap();
+	cut(&journal, 5, WIDE).unwrap();
+	append(&journal, &rec(1, 1, 2, 1, 1)).unwrap();
+	let later = cut(&journal, 6, WIDE).unwrap();
+	assert_eq!(journal.set_aside_batch(5, "root mismatch").unwrap(), 1);
+	// The records are kept as rejected (never billed, never cut again); batch 6 is untouched.
+	assert_eq!(journal.batch(5).unwrap(), None);
+	assert_eq!(journal.batch(6).unwrap(), Some(later));
+	assert_eq!(journal.pending_count().unwrap(), 0);
+	let rejected = journal.rejected().unwrap();
+	assert_eq!(
+		rejected.iter().map(|r| (r.number, r.sequence, r.reason.as_str())).collect::<Vec<_>>(),
+		vec![(0, 5, "root mismatch")]
+	);
+	assert!(journal.outstanding().unwrap().iter().all(|(_, adapter, _, _)| *adapter == 2));
+	journal.mark_finalized(6, 9, 9).unwrap();
+	append(&journal, &rec(2, 1, 1, 1, 1)).unwrap();
+	cut(&journal, 7, WIDE).unwrap();
+	assert!(matches!(
+		journal.set_aside_batch(6, "x"),
+		Err(JournalError::AlreadyFinalized { finalized: 6, .. })
+	));
+}
+
+#[test]
 fn reject_of_finalized_batch_fails() {
 	let dir = TempDir::new("reject-finalized");
 	let journal = Journal::open(&dir.file()).unwrap();
