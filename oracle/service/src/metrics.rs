@@ -3,7 +3,8 @@
 //!
 //! Request metrics are updated as requests run. The adapter cache's and the engine's counters
 //! live in those components; [`Metrics::render`] copies a snapshot of them into the registry at
-//! scrape time.
+//! scrape time. The chain side's metrics ([`ChainMetrics`]) are registered in the same registry
+//! when the oracle joins a chain.
 
 use std::{sync::Mutex, time::Duration};
 
@@ -256,6 +257,82 @@ fn advance(counter: &IntCounter, to: u64) {
 	}
 }
 
+/// The chain side's Prometheus metrics (in the server's registry, served at `/metrics`).
+pub struct ChainMetrics {
+	/// `lineage_chain_connected`: 1 while connected to the node.
+	pub connected: IntGauge,
+	/// `lineage_registry_adapters`: adapters registered on chain, as last synced.
+	pub registry_adapters: IntGauge,
+	/// `lineage_registry_reads_total{kind}`: registry reads from the chain: `full` (every
+	/// adapter: at start, after a reconnect or a gap) and `adapter` (one adapter an event named).
+	pub registry_reads: IntCounterVec,
+	/// `lineage_usage_records_pending`: journaled records not yet in a batch.
+	pub pending_records: IntGauge,
+	/// `lineage_usage_batches_total{outcome}`: batches `finalized`, `reconciled` (found on chain
+	/// with their records root after a restart), `reconciled_unverified` (found settled, on the
+	/// sequence number alone), `root_mismatch` (the chain holds another batch under the
+	/// sequence number: records set aside), `rejected` and `settled`.
+	pub batches: IntCounterVec,
+	/// `lineage_jobs_total{outcome}`: looks at on-chain jobs, by outcome: `fulfilled`,
+	/// `given_up` (refused for good), `later` (a transient failure: queued again), `skipped`.
+	pub jobs: IntCounterVec,
+	/// `lineage_jobs_in_flight`: jobs being answered or submitted now.
+	pub jobs_in_flight: IntGauge,
+	/// `lineage_job_submit_retries_total`: submissions of job answers tried again after a
+	/// transient failure.
+	pub job_retries: IntCounter,
+}
+
+impl ChainMetrics {
+	/// Creates the metrics and registers them in `registry`.
+	pub fn new(registry: &Registry) -> prometheus::Result<Self> {
+		let outcome = &["outcome"];
+		let m = ChainMetrics {
+			connected: IntGauge::new("lineage_chain_connected", "1 while connected to the node")?,
+			registry_adapters: IntGauge::new(
+				"lineage_registry_adapters",
+				"Adapters registered on chain, as last synced",
+			)?,
+			registry_reads: IntCounterVec::new(
+				Opts::new(
+					"lineage_registry_reads_total",
+					"Registry reads from the chain: full reloads and single adapters",
+				),
+				&["kind"],
+			)?,
+			pending_records: IntGauge::new(
+				"lineage_usage_records_pending",
+				"Journaled usage records not yet in a batch",
+			)?,
+			batches: IntCounterVec::new(
+				Opts::new("lineage_usage_batches_total", "Usage batches, by outcome"),
+				outcome,
+			)?,
+			jobs: IntCounterVec::new(
+				Opts::new("lineage_jobs_total", "Looks at on-chain jobs, by outcome"),
+				outcome,
+			)?,
+			jobs_in_flight: IntGauge::new(
+				"lineage_jobs_in_flight",
+				"On-chain jobs being answered or submitted",
+			)?,
+			job_retries: IntCounter::new(
+				"lineage_job_submit_retries_total",
+				"Job answer submissions tried again after a transient failure",
+			)?,
+		};
+		registry.register(Box::new(m.connected.clone()))?;
+		registry.register(Box::new(m.registry_adapters.clone()))?;
+		registry.register(Box::new(m.registry_reads.clone()))?;
+		registry.register(Box::new(m.pending_records.clone()))?;
+		registry.register(Box::new(m.batches.clone()))?;
+		registry.register(Box::new(m.jobs.clone()))?;
+		registry.register(Box::new(m.jobs_in_flight.clone()))?;
+		registry.register(Box::new(m.job_retries.clone()))?;
+		Ok(m)
+	}
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -276,6 +353,20 @@ mod tests {
 		assert!(text.contains("lineage_generation_tokens_total 5"));
 		assert!(text.contains(r#"lineage_adapter_cache_hits_total{tier="host"} 4"#), "{text}");
 		assert!(text.contains("lineage_time_per_output_token_seconds_count 1"));
+		for line in text.lines().filter(|l| !l.starts_with('#')) {
+			assert!(line.starts_with("lineage_"), "{line}");
+		}
+	}
+
+	#[test]
+	fn chain_metrics_render_with_the_lineage_prefix() {
+		let m = Metrics::new().expect("registers");
+		let chain = ChainMetrics::new(m.registry()).expect("registers");
+		chain.batches.with_label_values(&["root_mismatch"]).inc();
+		chain.jobs.with_label_values(&["given_up"]).inc();
+		let text = m.render().expect("renders");
+		assert!(text.contains(r#"lineage_usage_batches_total{outcome="root_mismatch"} 1"#));
+		assert!(text.contains(r#"lineage_jobs_total{outcome="given_up"} 1"#), "{text}");
 		for line in text.lines().filter(|l| !l.starts_with('#')) {
 			assert!(line.starts_with("lineage_"), "{line}");
 		}

@@ -4,7 +4,9 @@
 //! - [`registry`]: the registered adapters by artifact hash;
 //! - [`gate`]: chain mode's admission (registry, stored bytes, escrow) and usage journaling;
 //! - [`proofs`]: batches cut, signed, submitted, finalized and settled;
-//! - [`jobs`]: on-chain inference jobs answered through the inference layer;
+//! - [`jobs`]: on-chain inference jobs answered through the inference layer, several at once;
+//! - [`submit`]: the operator account's transactions, their nonces kept in order;
+//! - [`retry`]: transient failures told from permanent ones, and tried again with backoff;
 //! - [`service`]: the connection, the registry sync and the proof loop, reconnecting;
 //! - [`error`]: what they fail with.
 //!
@@ -18,6 +20,8 @@ pub mod jobs;
 pub mod link;
 pub mod proofs;
 pub mod registry;
+pub mod retry;
 pub mod service;
+pub mod submit;
 
 pub use error::ChainError;

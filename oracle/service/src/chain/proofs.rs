@@ -1,11 +1,19 @@
 //! Steps 5–6 from the oracle's side: batches cut from the journal, signed with the operator key,
 //! submitted, marked finalized, and settled after the dispute window.
 //!
-//! One round ([`proof_round`]) runs on one task, so the operator account's extrinsics never race
-//! for a nonce:
-//! 1. **Reconcile.** Batches the journal holds as signed whose sequence number is below the
-//!    chain's `NextSequence` are on chain already (the oracle died between inclusion and
-//!    bookkeeping): they are marked finalized, never sent again.
+//! One round ([`proof_round`]) runs on one task; its extrinsics go through the operator's
+//! [`Submitter`], which keeps the account's nonces in order with the job answers':
+//! 1. **Reconcile.** A batch the journal holds as signed whose sequence number is below the
+//!    chain's `NextSequence` has had its number used on chain (the oracle died between inclusion
+//!    and bookkeeping). The chain's `Usage::Batches(operator, sequence)` says whose batch that
+//!    was ([`reconcile`]): the same records root, ours, marked finalized and never sent again;
+//!    another root (another oracle signing with this key?), an error naming both roots, and the
+//!    batch's records set aside as rejected (kept, never billed, never cut again: billing them in
+//!    a new batch could charge payers twice for what the other batch billed), outcome
+//!    `root_mismatch`. A batch the chain no longer stores (settled and removed) cannot be
+//!    checked cheaply (its `UsageSubmitted` event is in a block the journal does not know, and
+//!    nodes index no events): it is accepted on its sequence number with a warning, outcome
+//!    `reconciled_unverified`.
 //! 2. **Submit.** The signed batch at `NextSequence` is sent again with the same bytes and
 //!    signature; if there is none, a new batch is cut at `NextSequence` (records leave the
 //!    pending set in the same journal transaction). A `SequenceMismatch` goes back to step 1 on
@@ -25,7 +33,7 @@ use subxt_signer::sr25519::Keypair;
 use lineage_chain::{
 	keys::account_of,
 	lineage::{self, runtime_types::lineage_primitives::usage as wire},
-	rpc_err, submit_and_finalize, LineageClient,
+	rpc_err, LineageClient,
 };
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -38,6 +46,7 @@ use super::{
 	error::{ChainError, ClientError},
 	gate::ChainGate,
 	registry::{load_adapters, AdapterState, ChainAdapter},
+	submit::Submitter,
 };
 use crate::journal::{BatchLimits, Journal, StoredBatch};
 
@@ -200,11 +209,61 @@ async fn find_at_fault(
 	Ok(entries_at_fault(stored, &payers, &adapters, client.genesis_hash(), operator))
 }
 
+/// A batch the chain stores in `Usage::Batches`, as far as reconciling goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldBatch {
+	/// The Merkle root of its records.
+	pub records_root: H256,
+	/// The block it was submitted in.
+	pub submitted_at: u32,
+	/// The fees it charged.
+	pub total_fee: u128,
+}
+
+/// What the chain says of a journaled batch whose sequence number it has used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reconciled {
+	/// The chain holds a batch with the journaled records root: ours, finalized in `block`
+	/// with `fee`.
+	Ours {
+		/// The block it was submitted in.
+		block: u32,
+		/// The fees it charged.
+		fee: u128,
+	},
+	/// The chain holds a batch with another records root under this sequence number: not ours.
+	RootMismatch {
+		/// The root the chain holds.
+		chain_root: H256,
+	},
+	/// The chain no longer holds the batch (settled and removed): accepted on its sequence
+	/// number alone.
+	Unverified,
+}
+
+/// Whether a journaled batch with `journaled_root`, whose sequence number the chain has used, is
+/// the batch the chain holds (`held`, `None` once it is settled and removed).
+pub fn reconcile(journaled_root: H256, held: Option<HeldBatch>) -> Reconciled {
+	match held {
+		Some(h) if h.records_root == journaled_root => {
+			Reconciled::Ours { block: h.submitted_at, fee: h.total_fee }
+		},
+		Some(h) => Reconciled::RootMismatch { chain_root: h.records_root },
+		None => Reconciled::Unverified,
+	}
+}
+
 /// What one round did, for logs and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoundReport {
-	/// Batches found on chain and marked finalized without sending them again.
+	/// Batches found on chain with their records root and marked finalized without sending
+	/// them again.
 	pub reconciled: Vec<u64>,
+	/// Batches no longer on chain (settled), marked finalized on their sequence number alone.
+	pub unverified: Vec<u64>,
+	/// Batches whose sequence number the chain used for a batch with another records root:
+	/// their records are set aside as rejected.
+	pub root_mismatch: Vec<u64>,
 	/// The batch submitted and finalized this round.
 	pub finalized: Option<u64>,
 	/// A batch the chain refused, with its reason.
@@ -217,10 +276,11 @@ pub struct RoundReport {
 pub async fn proof_round(
 	client: &LineageClient,
 	journal: &Journal,
-	key: &Keypair,
+	submitter: &Submitter,
 	gate: &ChainGate,
 	limits: BatchLimits,
 ) -> Result<RoundReport, ChainError> {
+	let key: &Keypair = submitter.key();
 	let operator = account_of(key);
 	let operator_p = lineage_primitives::AccountId::new(operator.0);
 	let mut report = RoundReport::default();
@@ -246,25 +306,56 @@ pub async fn proof_round(
 			.try_fetch(lineage::storage().usage().batches(), (operator, seq))
 			.await
 			.map_err(rpc_err)?;
-		let (block, fee) = match held {
-			Some(v) => {
-				let info = v.decode().map_err(rpc_err)?;
-				if info.records_root != b.batch.records_root {
-					tracing::error!(
-						sequence = seq,
-						"the chain holds a different batch under this sequence number: is \
-						 another oracle using this operator key?"
-					);
-				}
-				(info.submitted_at, info.total_fee)
+		let held = held.map(|v| v.decode()).transpose().map_err(rpc_err)?.map(|info| HeldBatch {
+			records_root: info.records_root,
+			submitted_at: info.submitted_at,
+			total_fee: info.total_fee,
+		});
+		match reconcile(b.batch.records_root, held) {
+			Reconciled::Ours { block, fee } => {
+				journal.mark_finalized(seq, block, fee)?;
+				tracing::info!(
+					sequence = seq,
+					block,
+					fee,
+					"batch already on chain: marked finalized"
+				);
+				report.reconciled.push(seq);
 			},
-			None => (now as u32, 0),
-		};
-		journal.mark_finalized(seq, block, fee)?;
-		tracing::info!(sequence = seq, "batch already on chain: marked finalized");
-		report.reconciled.push(seq);
+			Reconciled::Unverified => {
+				journal.mark_finalized(seq, now as u32, 0)?;
+				tracing::warn!(
+					sequence = seq,
+					records_root = %format!("{:?}", b.batch.records_root),
+					"batch already on chain: marked finalized on its sequence number alone (the \
+					 chain no longer stores it, so its records root cannot be checked)"
+				);
+				report.unverified.push(seq);
+			},
+			Reconciled::RootMismatch { chain_root } => {
+				let reason = format!(
+					"root mismatch: the chain holds another batch under sequence {seq} (records \
+					 root {chain_root:?}, the journal's {:?}); set aside, not billed",
+					b.batch.records_root
+				);
+				let n = journal.set_aside_batch(seq, &reason)?;
+				tracing::error!(
+					sequence = seq,
+					chain_root = %format!("{chain_root:?}"),
+					journal_root = %format!("{:?}", b.batch.records_root),
+					records = n,
+					"the chain holds a different batch under this sequence number: is another \
+					 oracle signing with this operator key? Stop it; this batch's records are kept \
+					 as rejected (GET the evidence of a request to see them), not billed"
+				);
+				report.root_mismatch.push(seq);
+			},
+		}
 	}
-	if !report.reconciled.is_empty() {
+	if !(report.reconciled.is_empty()
+		&& report.unverified.is_empty()
+		&& report.root_mismatch.is_empty())
+	{
 		gate.refresh_outstanding()?;
 	}
 
@@ -293,7 +384,7 @@ pub async fn proof_round(
 		);
 		let vouchers = vouchers_to_wire(&b.vouchers);
 		let call = lineage::tx().usage().submit_usage(to_wire(&b.batch), b.signature, vouchers);
-		match submit_and_finalize(client, &call, key).await {
+		match submitter.submit(client, &call).await {
 			Ok(done) => {
 				let fee = done
 					.events
@@ -384,7 +475,7 @@ pub async fn proof_round(
 			continue;
 		}
 		let call = lineage::tx().usage().settle_batch(operator, seq);
-		match submit_and_finalize(client, &call, key).await {
+		match submitter.submit(client, &call).await {
 			Ok(_) => {
 				journal.mark_settled(seq)?;
 				tracing::info!(sequence = seq, "batch settled");
@@ -444,6 +535,20 @@ mod tests {
 			assert_eq!(classify(&format!("Usage::{e}")), Refusal::Entries, "{e}");
 		}
 		assert_eq!(classify("Usage::EntriesNotSorted"), Refusal::Batch);
+	}
+
+	#[test]
+	fn reconciling_checks_the_records_root_not_only_the_sequence() {
+		let ours = H256::repeat_byte(1);
+		let held = |root| HeldBatch { records_root: root, submitted_at: 40, total_fee: 7 };
+		assert_eq!(reconcile(ours, Some(held(ours))), Reconciled::Ours { block: 40, fee: 7 });
+		let theirs = H256::repeat_byte(2);
+		assert_eq!(
+			reconcile(ours, Some(held(theirs))),
+			Reconciled::RootMismatch { chain_root: theirs },
+			"the same sequence with another root is not our batch"
+		);
+		assert_eq!(reconcile(ours, None), Reconciled::Unverified, "settled and removed");
 	}
 
 	#[test]

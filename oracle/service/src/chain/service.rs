@@ -5,11 +5,12 @@
 //! [`ChainService::connect`] runs before the HTTP server starts: it waits for the node, checks
 //! that the operator is registered with this key, loads the registry and builds the
 //! [`ChainGate`]; [`ChainService::spawn`] then starts the background tasks over the server's
-//! state (a revoked adapter is unloaded from its cache).
+//! state: the follow loop (registry updates, job ids; a revoked adapter is unloaded from its
+//! cache), the proof loop, and the job runner. The proof loop and the job runner submit through
+//! one [`Submitter`], which keeps the operator account's nonces in order.
 
 use std::{sync::Arc, time::Duration};
 
-use prometheus::{IntCounterVec, IntGauge, Opts};
 use subxt::utils::AccountId32;
 use subxt_signer::sr25519::Keypair;
 
@@ -20,20 +21,25 @@ use lineage_chain::{
 	lineage::{self, runtime_types::pallet_usage::types::OperatorStatus},
 	operator_info, rpc_err,
 	time::unix_time_ms,
-	LineageClient,
+	BlockClient, LineageClient,
 };
 
 use super::{
 	error::{ChainError, ClientError},
 	gate::ChainGate,
-	jobs::{queue_pending, JobQueue, JobRunner},
+	jobs::{queue_pending, JobQueue, JobRunner, JobsConfig},
 	link::ChainLink,
 	proofs::{proof_round, RoundReport},
-	registry::{load_adapters, Registry},
+	registry::{
+		adapters_named, apply_changes, load_adapters, load_adapters_at, plan, Registry, StorageAt,
+		SyncStep,
+	},
+	submit::Submitter,
 };
 use crate::{
 	infer::Infer,
 	journal::{BatchLimits, Journal},
+	metrics::ChainMetrics,
 };
 
 /// How the oracle works with the chain.
@@ -50,11 +56,17 @@ pub struct ChainConfig {
 	pub max_skew_ms: u64,
 	/// Serve the base model alone to signed payers, free ([`ChainGate::with_free_base`]).
 	pub free_base: bool,
+	/// How on-chain jobs are answered (how many at once: at most half the inference layer's
+	/// admission permits, so paid HTTP requests keep the rest).
+	pub jobs: JobsConfig,
+	/// How long a transaction the pool took may take to be finalized before it counts as lost
+	/// (and is sent again, if it was a job's answer).
+	pub finality_timeout: Duration,
 }
 
 impl ChainConfig {
 	/// Defaults for `url`: a batch every 2 s of at most 100,000 records, 5 minutes of clock
-	/// skew.
+	/// skew, [`JobsConfig::default`] (4 jobs at once), 120 s to finality.
 	pub fn new(url: impl Into<String>) -> Self {
 		ChainConfig {
 			url: url.into(),
@@ -62,6 +74,8 @@ impl ChainConfig {
 			max_records_per_batch: 100_000,
 			max_skew_ms: 300_000,
 			free_base: false,
+			jobs: JobsConfig::default(),
+			finality_timeout: Duration::from_secs(120),
 		}
 	}
 }
@@ -144,7 +158,8 @@ impl ChainService {
 		let (adapters, block) = load_adapters(&client).await?;
 		registry.replace(adapters, block);
 		let jobs = Arc::new(JobQueue::default());
-		let queued = queue_pending(&client, &jobs).await?;
+		let now = client.at_current_block().await.map_err(rpc_err)?;
+		let queued = queue_pending(&now, &jobs).await?;
 		let link = Arc::new(ChainLink::default());
 		let genesis = client.genesis_hash().0;
 		link.set(Some(client));
@@ -188,8 +203,8 @@ impl ChainService {
 		self.config.max_skew_ms
 	}
 
-	/// Starts the registry sync and the proof loop over the inference layer `infer`, registering
-	/// their metrics in its registry.
+	/// Starts the registry sync, the proof loop and the job runner over the inference layer
+	/// `infer`, registering their metrics in its registry.
 	pub fn spawn(self, infer: Infer) -> Result<(), ChainError> {
 		let ChainService { config, key, link, registry, journal, gate, limits, jobs, genesis } =
 			self;
@@ -197,14 +212,28 @@ impl ChainService {
 			ChainMetrics::new(infer.metrics().registry())
 				.map_err(|e| ChainError::Setup(format!("registering chain metrics: {e}")))?,
 		);
-		let runner = JobRunner {
+		let mut jobs_config = config.jobs;
+		let most = (infer.limits().max_concurrent / 2).max(1);
+		if jobs_config.max_concurrent > most {
+			tracing::warn!(
+				asked = jobs_config.max_concurrent,
+				most,
+				"at most half the admission permits (--max-concurrent) answer jobs: paid HTTP \
+				 requests keep the rest"
+			);
+		}
+		jobs_config.max_concurrent = jobs_config.max_concurrent.clamp(1, most);
+		let submitter = Arc::new(Submitter::new(key, config.finality_timeout));
+		let runner = Arc::new(JobRunner {
 			queue: jobs.clone(),
-			key: key.clone(),
+			submitter: submitter.clone(),
 			journal: journal.clone(),
 			registry: registry.clone(),
 			infer: infer.clone(),
 			genesis,
-		};
+			config: jobs_config,
+			metrics: metrics.clone(),
+		});
 		tokio::spawn(follow_loop(
 			config.url.clone(),
 			link.clone(),
@@ -216,62 +245,27 @@ impl ChainService {
 		// Nonces are pruned on a task of their own: while the node is down, requests still
 		// write nonces (then get 503), and the table must not grow without bound.
 		tokio::spawn(prune_nonces_loop(journal.clone(), config.batch_interval, config.max_skew_ms));
-		tokio::spawn(proof_loop(config, limits, key, link, journal, gate, runner, metrics));
+		tokio::spawn(runner.run(link.clone()));
+		tokio::spawn(proof_loop(config, limits, submitter, link, journal, gate, metrics));
 		Ok(())
 	}
 }
 
-/// The chain side's Prometheus metrics (in the server's registry, served at `/metrics`).
-pub struct ChainMetrics {
-	/// `lineage_chain_connected`: 1 while connected to the node.
-	pub connected: IntGauge,
-	/// `lineage_registry_adapters`: adapters registered on chain, as last synced.
-	pub registry_adapters: IntGauge,
-	/// `lineage_usage_records_pending`: journaled records not yet in a batch.
-	pub pending_records: IntGauge,
-	/// `lineage_usage_batches_total{outcome}`: batches finalized, reconciled (found on chain
-	/// after a restart), rejected and settled.
-	pub batches: IntCounterVec,
+/// Counts one proof round's batches in `lineage_usage_batches_total`.
+fn observe_round(metrics: &ChainMetrics, r: &RoundReport) {
+	let add = |outcome: &str, n: usize| {
+		metrics.batches.with_label_values(&[outcome]).inc_by(n as u64);
+	};
+	add("finalized", usize::from(r.finalized.is_some()));
+	add("reconciled", r.reconciled.len());
+	add("reconciled_unverified", r.unverified.len());
+	add("root_mismatch", r.root_mismatch.len());
+	add("rejected", usize::from(r.rejected.is_some()));
+	add("settled", r.settled.len());
 }
 
-impl ChainMetrics {
-	/// Creates the metrics and registers them in `registry`.
-	pub fn new(registry: &prometheus::Registry) -> prometheus::Result<Self> {
-		let m = ChainMetrics {
-			connected: IntGauge::new("lineage_chain_connected", "1 while connected to the node")?,
-			registry_adapters: IntGauge::new(
-				"lineage_registry_adapters",
-				"Adapters registered on chain, as last synced",
-			)?,
-			pending_records: IntGauge::new(
-				"lineage_usage_records_pending",
-				"Journaled usage records not yet in a batch",
-			)?,
-			batches: IntCounterVec::new(
-				Opts::new("lineage_usage_batches_total", "Usage batches, by outcome"),
-				&["outcome"],
-			)?,
-		};
-		registry.register(Box::new(m.connected.clone()))?;
-		registry.register(Box::new(m.registry_adapters.clone()))?;
-		registry.register(Box::new(m.pending_records.clone()))?;
-		registry.register(Box::new(m.batches.clone()))?;
-		Ok(m)
-	}
-
-	fn observe_round(&self, r: &RoundReport) {
-		let add = |outcome: &str, n: usize| {
-			self.batches.with_label_values(&[outcome]).inc_by(n as u64);
-		};
-		add("finalized", usize::from(r.finalized.is_some()));
-		add("reconciled", r.reconciled.len());
-		add("rejected", usize::from(r.rejected.is_some()));
-		add("settled", r.settled.len());
-	}
-}
-
-/// Follows finalized blocks, reloading the registry when a block has a `Models` event and
-/// queueing the jobs of its `Jobs::JobRequested` events, and reconnects (replacing the shared
+/// Follows finalized blocks, keeping the registry in step with their `Models` events and
+/// queueing the jobs of their `Jobs::JobRequested` events, and reconnects (replacing the shared
 /// client) whenever the node goes away.
 async fn follow_loop(
 	url: String,
@@ -301,6 +295,9 @@ async fn follow_loop(
 	}
 }
 
+/// One connection's worth of [`follow_loop`]: a full reload (and every pending job queued) at
+/// the start, then block by block as [`plan`] says: the adapters a block's events name are read
+/// again, and a gap (a block missed) or an unreadable event reloads everything.
 async fn follow(
 	client: &LineageClient,
 	registry: &Registry,
@@ -308,18 +305,32 @@ async fn follow(
 	infer: &Infer,
 	metrics: &ChainMetrics,
 ) -> Result<(), ChainError> {
-	reload(client, registry, infer).await?;
-	metrics.registry_adapters.set(registry.len() as i64);
+	let at = client.at_current_block().await.map_err(rpc_err)?;
+	reload(&at, registry, jobs, infer, metrics).await?;
 	let mut blocks = client.stream_blocks().await.map_err(rpc_err)?;
 	while let Some(block) = blocks.next().await {
 		let block = block.map_err(rpc_err)?;
 		let at = block.at().await.map_err(rpc_err)?;
 		let events = at.events().fetch().await.map_err(rpc_err)?;
-		let models_changed =
-			events.iter().any(|e| e.map(|e| e.pallet_name() == "Models").unwrap_or(true));
-		if models_changed {
-			reload(client, registry, infer).await?;
-			metrics.registry_adapters.set(registry.len() as i64);
+		let number = at.block_number();
+		match plan(registry.block(), number, adapters_named(&events)) {
+			SyncStep::Skip => {},
+			SyncStep::Reload => {
+				tracing::info!(
+					block = number,
+					synced = registry.block(),
+					"blocks missed or an event unread: reloading the registry"
+				);
+				reload(&at, registry, jobs, infer, metrics).await?;
+			},
+			SyncStep::Update(ids) if ids.is_empty() => registry.set_block(number),
+			SyncStep::Update(ids) => {
+				let revoked = apply_changes(registry, &StorageAt(&at), &ids, number).await?;
+				metrics.registry_reads.with_label_values(&["adapter"]).inc_by(ids.len() as u64);
+				unload_revoked(infer, revoked);
+				metrics.registry_adapters.set(registry.len() as i64);
+				tracing::debug!(block = number, adapters = ?ids, "registry updated");
+			},
 		}
 		for requested in events.find::<lineage::jobs::events::JobRequested>() {
 			let requested = requested.map_err(rpc_err)?;
@@ -334,19 +345,31 @@ async fn follow(
 	Err(ClientError::Rpc("the finalized block stream ended".into()).into())
 }
 
-/// Reloads the registry and unloads newly revoked adapters from the cache.
+/// Reloads the whole registry at block `at`, unloads newly revoked adapters from the cache, and
+/// queues every pending job (jobs requested in blocks not followed).
 async fn reload(
-	client: &LineageClient,
+	at: &BlockClient,
 	registry: &Registry,
+	jobs: &JobQueue,
 	infer: &Infer,
+	metrics: &ChainMetrics,
 ) -> Result<(), ChainError> {
-	let (adapters, block) = load_adapters(client).await?;
-	for hash in registry.replace(adapters, block) {
+	let adapters = load_adapters_at(at).await?;
+	let block = at.block_number();
+	unload_revoked(infer, registry.replace(adapters, block));
+	metrics.registry_reads.with_label_values(&["full"]).inc();
+	metrics.registry_adapters.set(registry.len() as i64);
+	let pending = queue_pending(at, jobs).await?;
+	tracing::debug!(block, adapters = registry.len(), pending_jobs = pending, "registry synced");
+	Ok(())
+}
+
+/// Stops serving the adapters with artifact hashes `revoked`.
+fn unload_revoked(infer: &Infer, revoked: Vec<lineage_primitives::Hash>) {
+	for hash in revoked {
 		let unloaded = infer.cache().unload(&hex::encode(hash.0));
 		tracing::info!(artifact = %format!("0x{}", hex::encode(hash.0)), unloaded, "adapter revoked on chain: no longer served");
 	}
-	tracing::debug!(block, adapters = registry.len(), "registry synced");
-	Ok(())
 }
 
 /// Forgets payer nonces older than twice `max_skew_ms` every `every`, connected to the chain or
@@ -368,28 +391,23 @@ pub async fn prune_nonces_loop(
 	}
 }
 
-/// Runs [`proof_round`] and a round of on-chain jobs every `batch_interval` while connected.
-/// One task submits everything, so the operator's nonces never race.
-#[allow(clippy::too_many_arguments)]
+/// Runs [`proof_round`] every `batch_interval` while connected. Its transactions and the job
+/// runner's go through the same `submitter`, so the operator's nonces never race.
 async fn proof_loop(
 	config: ChainConfig,
 	limits: BatchLimits,
-	key: Keypair,
+	submitter: Arc<Submitter>,
 	link: Arc<ChainLink>,
 	journal: Arc<Journal>,
 	gate: Arc<ChainGate>,
-	runner: JobRunner,
 	metrics: Arc<ChainMetrics>,
 ) {
 	loop {
 		tokio::time::sleep(config.batch_interval).await;
 		let Some(client) = link.client() else { continue };
-		match proof_round(&client, &journal, &key, &gate, limits).await {
-			Ok(report) => metrics.observe_round(&report),
+		match proof_round(&client, &journal, &submitter, &gate, limits).await {
+			Ok(report) => observe_round(&metrics, &report),
 			Err(e) => tracing::warn!(error = %e, "proof round failed; retrying"),
-		}
-		if let Err(e) = runner.round(&client).await {
-			tracing::warn!(error = %e, "jobs round failed; retrying");
 		}
 		if let Ok(n) = journal.pending_count() {
 			metrics.pending_records.set(n as i64);

@@ -101,6 +101,10 @@ pub struct ServeArgs {
 	/// Milliseconds between batches (chain mode).
 	#[arg(long, default_value_t = 2000)]
 	batch_interval_ms: u64,
+	/// On-chain jobs answered at once at most (chain mode); at most half of --max-concurrent,
+	/// so paid HTTP requests keep the rest of the admission permits.
+	#[arg(long, default_value_t = 4)]
+	max_concurrent_jobs: usize,
 	/// Serve the base model alone to signed payers, free of charge (chain mode; it has no
 	/// price on chain, so by default only registered adapters are served).
 	#[arg(long)]
@@ -156,6 +160,8 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 			let mut cfg = ChainConfig::new(url);
 			cfg.batch_interval = std::time::Duration::from_millis(a.batch_interval_ms.max(100));
 			cfg.free_base = a.free_base;
+			cfg.jobs.max_concurrent = a.max_concurrent_jobs.max(1);
+			cfg.jobs.poll = cfg.batch_interval;
 			Some((cfg, key.load()?, a.journal.clone()))
 		},
 	};

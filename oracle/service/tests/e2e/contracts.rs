@@ -2,7 +2,8 @@
 //! ink! 6, built by cargo-contract) are deployed with `Revive::instantiate_with_code`, each asks
 //! for a completion through the Lineage precompile, the real oracle binary answers the job, and
 //! the dApp reads the answer in a later call. The requester paid exactly the fee for the tokens
-//! used, split as the policy says; a job nobody can answer expires and refunds everything; an
+//! used, split as the policy says; a job nobody can answer expires and refunds everything; jobs
+//! requested together are answered concurrently, each once, several in one block; an
 //! Ethereum client (viem, through eth-rpc) reads an adapter's lineage from the precompile.
 //!
 //! Needs the dApps built (`scripts/contracts`, which `scripts/test` runs) and, for the Ethereum
@@ -61,6 +62,8 @@ struct Fulfilled {
 	output_tokens: u64,
 	fee: u128,
 	response_hash: [u8; 32],
+	/// The block it was fulfilled in.
+	block: u64,
 	/// The `Attribution::FeesSplit` event of the fulfilment: author, base owner, datanets,
 	/// operator, treasury.
 	split: (u128, u128, u128, u128, u128),
@@ -81,6 +84,7 @@ impl JobWatcher {
 		let w = watcher.clone();
 		tokio::spawn(async move {
 			while let Some(Ok(block)) = blocks.next().await {
+				let number = block.number();
 				let Ok(at) = block.at().await else { continue };
 				let Ok(events) = at.events().fetch().await else { continue };
 				let split = events
@@ -94,6 +98,7 @@ impl JobWatcher {
 						output_tokens: f.output_tokens,
 						fee: f.fee,
 						response_hash: f.response_hash.0,
+						block: number,
 						split: split.expect("a fulfilment's fee is split in its block"),
 					};
 					w.fulfilled.lock().unwrap().insert(f.job, record);
@@ -380,28 +385,7 @@ async fn kill_9_while_answering_jobs_neither_loses_nor_repeats_one() {
 	// Eve's wallet asks the precompile directly (no dApp in between), three times.
 	let mut jobs = Vec::new();
 	for prompt in ["What is 2 + 2?", "Name a primary colour.", "Say hello."] {
-		let data = precompile::ILineage::requestCompletionCall {
-			adapterId: adapter,
-			prompt: prompt.into(),
-			maxOutputTokens: 8,
-			temperatureMilli: 0,
-			topPMilli: 1_000,
-			seed: 0,
-			maxFee: UNIT,
-			ttlBlocks: 300,
-			operator: Address::ZERO,
-		}
-		.abi_encode();
-		let done = contracts::call(&client, &eve, precompile_address(), data, 0, Limits::default())
-			.await
-			.unwrap_or_else(|e| panic!("requestCompletion failed: {e}"));
-		let requested = done
-			.events
-			.find_first::<lineage::jobs::events::JobRequested>()
-			.expect("a job was requested")
-			.expect("decodes");
-		assert_eq!(requested.requester, crate::id(&eve));
-		jobs.push(requested.job);
+		jobs.push(request_completion(&client, &eve, adapter, prompt).await);
 		if jobs.len() == 1 {
 			// Kill the oracle as soon as it has journaled its first answer (while it submits it).
 			let deadline = Instant::now() + Duration::from_secs(60);
@@ -439,4 +423,73 @@ async fn kill_9_while_answering_jobs_neither_loses_nor_repeats_one() {
 			"the answer was already on chain"
 		}
 	);
+}
+
+/// `who` asks the precompile directly for a completion by adapter `adapter`; returns the job id.
+async fn request_completion(
+	client: &LineageClient,
+	who: &subxt_signer::sr25519::Keypair,
+	adapter: u32,
+	prompt: &str,
+) -> u64 {
+	let data = precompile::ILineage::requestCompletionCall {
+		adapterId: adapter,
+		prompt: prompt.into(),
+		maxOutputTokens: 8,
+		temperatureMilli: 0,
+		topPMilli: 1_000,
+		seed: 0,
+		maxFee: UNIT,
+		ttlBlocks: 300,
+		operator: Address::ZERO,
+	}
+	.abi_encode();
+	let done = contracts::call(client, who, precompile_address(), data, 0, Limits::default())
+		.await
+		.unwrap_or_else(|e| panic!("requestCompletion failed: {e}"));
+	let requested = done
+		.events
+		.find_first::<lineage::jobs::events::JobRequested>()
+		.expect("a job was requested")
+		.expect("decodes");
+	assert_eq!(requested.requester, crate::id(who));
+	requested.job
+}
+
+#[tokio::test]
+async fn jobs_requested_together_are_answered_concurrently_and_each_once() {
+	let (node, client) = DevNode::start().await;
+	let fx = Fixture::write("jobs-concurrent");
+	let (oracle, setup) = start_with_setup(&node, &client, &fx).await;
+	let watcher = JobWatcher::start(&client).await;
+	let (_, adapter) = setup.adapters[1].clone();
+	// Five wallets ask at once (one more than the oracle answers at a time, by default).
+	let askers = [dev::alice(), dev::bob(), dev::charlie(), dev::dave(), dev::eve()];
+	let prompts = ["Say one.", "Say two.", "Say three.", "Say four.", "Say five."];
+	let jobs = futures::future::join_all(
+		askers.iter().zip(prompts).map(|(who, p)| request_completion(&client, who, adapter, p)),
+	)
+	.await;
+	let mut blocks = std::collections::BTreeSet::new();
+	for &job in &jobs {
+		let f = watcher.fulfilled(job, &oracle).await;
+		assert_eq!(f.fee, demo_fee(f.input_tokens, f.output_tokens));
+		blocks.insert(f.block);
+	}
+	let log = oracle.log_text();
+	assert_eq!(
+		log.matches("job answered and journaled").count(),
+		jobs.len(),
+		"a job was answered twice (or not at all):\n{log}"
+	);
+	assert!(!log.contains("given up"), "a job was given up:\n{log}");
+	// Answered one by one, each answer would wait for the previous one's finality (a block
+	// each); submitted concurrently with their nonces in order, several share a block.
+	assert!(
+		blocks.len() < jobs.len(),
+		"{} jobs fulfilled in {} blocks: not concurrently\n{log}",
+		jobs.len(),
+		blocks.len()
+	);
+	println!("{} jobs requested together, fulfilled in {} blocks", jobs.len(), blocks.len());
 }

@@ -1,7 +1,9 @@
 //! Steps 4–7 for real: the `lineage-oracle` binary in chain mode on the tiny fixture model,
 //! against a real node. The demo path with the split checked exactly; kill -9 of the oracle while
-//! a batch is in flight, twice, with nothing lost and nothing counted twice; a revoked adapter,
-//! a payer without escrow and an unsigned request refused.
+//! a batch is in flight, twice, with nothing lost and nothing counted twice; a batch another
+//! signer put on chain under the oracle's sequence number, with another records root, set aside
+//! rather than taken for the oracle's own or billed again; a revoked adapter, a payer without
+//! escrow and an unsigned request refused.
 
 use std::{
 	fs::File,
@@ -110,8 +112,19 @@ impl Oracle {
 
 	/// kill -9, then the same command again (same journal).
 	pub(crate) fn kill9_and_restart(&mut self, node: &DevNode, fx: &Fixture) {
+		self.kill9();
+		self.restart(node, fx);
+	}
+
+	/// kill -9 (the journal is closed once this returns).
+	fn kill9(&mut self) {
 		self.child.kill().expect("SIGKILL");
 		let _ = self.child.wait();
+	}
+
+	/// Starts the same command again after [`Oracle::kill9`] (same journal), logging to a new
+	/// file.
+	fn restart(&mut self, node: &DevNode, fx: &Fixture) {
 		self.restarts += 1;
 		self.log = fx.dir.join(format!("oracle-{}.log", self.restarts));
 		self.child = Self::spawn(node, fx, self.port, &self.log);
@@ -398,4 +411,124 @@ async fn the_oracle_reconnects_after_the_node_restarts() {
 	}
 	wait_settled(&client, &setup, setup.escrow - paid, &oracle).await;
 	assert!(oracle.log_text().contains("reconnected to the node"), "{}", oracle.log_text());
+}
+
+#[tokio::test]
+async fn a_batch_under_our_sequence_with_another_root_is_set_aside_not_billed_twice() {
+	use lineage_chain::{
+		payer::{authorization, RequestToSign},
+		time::unix_time_ms,
+	};
+	use lineage_oracle::{
+		chain::proofs::{to_wire, vouchers_to_wire},
+		journal::{BatchLimits, Journal},
+	};
+	use lineage_primitives::{
+		payer::{sr25519_signature, Voucher},
+		usage::{signing_payload, UsageRecord},
+		AccountId, Hash,
+	};
+
+	let (node, client) = DevNode::start().await;
+	let fx = Fixture::write("root-mismatch");
+	let (mut oracle, setup) = start_with_setup(&node, &client, &fx).await;
+	oracle.kill9();
+	let key = keypair_from_suri(OPERATOR).expect("dev key");
+	let genesis = client.genesis_hash();
+	let eve = dev::eve();
+	let operator = AccountId::new(setup.operator.0);
+	let sequence: u64 = client
+		.at_current_block()
+		.await
+		.expect("block")
+		.storage()
+		.fetch(lineage::storage().usage().next_sequence(), (setup.operator,))
+		.await
+		.expect("NextSequence")
+		.decode()
+		.expect("decode");
+
+	// The journal holds a signed batch of one request Eve paid for, as if the oracle had died
+	// right after cutting it.
+	let journal = Journal::open(&fx.dir.join("journal.redb")).expect("journal");
+	let request = RequestToSign {
+		method: "POST",
+		path: "/v1/completions",
+		body: b"{}",
+		timestamp_ms: unix_time_ms(),
+		nonce: 1,
+		spend_limit: UNIT,
+	};
+	let auth = authorization(genesis.0, setup.operator.0, eve.public_key().0, &request);
+	let voucher = Voucher::signed(auth, false, sr25519_signature(eve.sign(&auth.message()).0));
+	let record = UsageRecord {
+		request_id: Hash::repeat_byte(7),
+		payer: AccountId::new(eve.public_key().0),
+		adapter: setup.adapters[0].1,
+		input_tokens: 10,
+		output_tokens: 5,
+		response_hash: Hash::repeat_byte(8),
+		finished_at_ms: unix_time_ms(),
+	};
+	journal.append(&record, &voucher).expect("append");
+	let limits =
+		BatchLimits { max_entries: 16, max_adapters: 16, max_payers: 16, max_records: 100 };
+	let ours = journal
+		.cut_batch(&operator, sequence, limits, |b| key.sign(&signing_payload(&genesis, b)).0)
+		.expect("cut")
+		.expect("a batch");
+	drop(journal);
+
+	// Another oracle signing with the same key got a batch with other records in under that
+	// number first.
+	let mut theirs = ours.batch.clone();
+	theirs.records_root = Hash::repeat_byte(0xab);
+	let signature = key.sign(&signing_payload(&genesis, &theirs)).0;
+	let call = lineage::tx().usage().submit_usage(
+		to_wire(&theirs),
+		signature,
+		vouchers_to_wire(&ours.vouchers),
+	);
+	submit!(node, client, call, &key);
+
+	// The restarted oracle sees the sequence used, reads the chain's root, and does not take
+	// that batch for its own.
+	oracle.restart(&node, &fx);
+	let deadline = Instant::now() + Duration::from_secs(60);
+	while !oracle.log_text().contains("different batch under this sequence number") {
+		assert!(Instant::now() < deadline, "no root mismatch found:\n{}", oracle.log_text());
+		tokio::time::sleep(Duration::from_millis(100)).await;
+	}
+	let log = oracle.log_text();
+	assert!(!log.contains("batch already on chain: marked finalized"), "{log}");
+	let chain_root = format!("{:?}", theirs.records_root);
+	let journal_root = format!("{:?}", ours.batch.records_root);
+	assert!(log.contains(&chain_root) && log.contains(&journal_root), "both roots named:\n{log}");
+	tokio::time::sleep(Duration::from_secs(2)).await;
+	oracle.kill9();
+
+	// The records are kept, as rejected with the reason; nothing is pending or cut again, so
+	// the chain's batch is the only one that billed them.
+	let journal = Journal::open(&fx.dir.join("journal.redb")).expect("journal");
+	let rejected = journal.rejected().expect("rejected");
+	assert_eq!(rejected.len(), 1);
+	assert_eq!(rejected[0].record, record);
+	assert!(rejected[0].reason.contains("root mismatch"), "{}", rejected[0].reason);
+	assert!(journal.unfinalized().expect("unfinalized").is_empty());
+	assert_eq!(journal.pending_count().expect("pending"), 0);
+	assert_eq!(journal.batch(sequence).expect("batch"), None);
+	let next: u64 = client
+		.at_current_block()
+		.await
+		.expect("block")
+		.storage()
+		.fetch(lineage::storage().usage().next_sequence(), (setup.operator,))
+		.await
+		.expect("NextSequence")
+		.decode()
+		.expect("decode");
+	assert_eq!(next, sequence + 1, "no other batch was submitted");
+	println!(
+		"sequence {sequence}: chain root {chain_root}, journal root {journal_root}: set aside"
+	);
 }
