@@ -12,6 +12,8 @@
 //!   marked done once the chain has it. After a crash a journaled answer is submitted again, with
 //!   the same bytes, never computed again; a job the chain already fulfilled is marked done. So a
 //!   kill -9 neither loses a job nor answers it twice.
+//! - **Claimed first**: a job open to any operator is claimed on chain (`Jobs::claim`) before
+//!   its answer is computed; a job another operator holds a live claim on is skipped.
 //! - Jobs are answered on the proof loop's task, after each proof round, so the operator
 //!   account's transactions never race for a nonce.
 
@@ -167,6 +169,32 @@ impl JobRunner {
 		let operator = account_of(&self.key);
 		if !matches!(job.state, JobState::Pending) || job.operator.is_some_and(|o| o != operator) {
 			return Ok(None);
+		}
+		// An open job is answered only under this operator's live claim: claim it before
+		// computing, so the answer cannot be copied from the pool by another operator.
+		if job.operator.is_none() {
+			let now = at.block_number();
+			match &job.claim {
+				Some((who, until)) if u64::from(*until) > now && *who != operator => {
+					tracing::info!(job = id, "another operator holds a live claim on the job");
+					return Ok(None);
+				},
+				Some((who, until)) if u64::from(*until) > now && *who == operator => {},
+				_ => {
+					let call = lineage::tx().jobs().claim(id);
+					match submit_and_finalize(client, &call, &self.key).await {
+						Ok(_) => tracing::info!(job = id, "job claimed"),
+						Err(ClientError::Dispatch(reason)) => {
+							tracing::info!(job = id, %reason, "the job could not be claimed");
+							return Ok(None);
+						},
+						Err(e) => {
+							self.queue.push(id);
+							return Err(e.into());
+						},
+					}
+				},
+			}
 		}
 		let give_up = |reason: String| -> Result<Option<SignedAnswer>, ChainError> {
 			tracing::warn!(job = id, %reason, "job given up: it will expire and refund the requester");
