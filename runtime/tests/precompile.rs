@@ -169,8 +169,10 @@ fn request(adapter: u32, prompt: &str, max_fee: u128) -> ILineage::requestComple
 	}
 }
 
-/// Eve (the operator) answers `job` with `output`, 30 input tokens and 4 output tokens.
+/// Eve (the operator) claims the open `job` and answers it with `output`, 30 input tokens and
+/// 4 output tokens.
 fn fulfil(job: u64, output: &str) -> u128 {
+	Jobs::claim(RuntimeOrigin::signed(account(Sr25519Keyring::Eve)), job).unwrap();
 	let fulfilment = Fulfilment {
 		job,
 		operator: account(Sr25519Keyring::Eve),

@@ -670,6 +670,7 @@ async fn the_usage_route_returns_a_record_its_authorisation_and_proof() {
 		output_tokens: 5,
 		response_hash: Hash::repeat_byte(n as u8),
 		finished_at_ms: n,
+		served_at: 7,
 	};
 	let voucher = Voucher {
 		payer: payer.clone(),

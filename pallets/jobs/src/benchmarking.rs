@@ -71,8 +71,13 @@ fn signed_fulfilment<T: Config>(
 	let fulfilment = FulfilmentOf::<T> {
 		job,
 		operator: operator.clone(),
-		input_tokens: 1_000,
-		output_tokens: u64::from(T::MaxOutputTokens::get()),
+		// As many tokens as the bounds allow: a prompt of `MaxPromptLength` bytes (the benchmarks'
+		// jobs), the output's bytes, and the template overhead.
+		input_tokens: u64::from(T::MaxPromptLength::get())
+			.saturating_add(u64::from(T::MaxOverheadTokens::get()))
+			.min(1_000),
+		output_tokens: u64::from(T::MaxOutputTokens::get())
+			.min(u64::from(len).saturating_add(u64::from(T::MaxOverheadTokens::get()))),
 		response_hash: response_hash(&output),
 		output,
 	};
@@ -132,6 +137,7 @@ mod benchmarks {
 		let requester: T::AccountId = account("requester", 0, 0);
 		fund::<T>(&requester);
 		let job = setup_job::<T>(&requester, adapter, T::MaxPromptLength::get(), T::MaxTtl::get())?;
+		Jobs::<T>::do_claim(operator.clone(), job)?;
 		let (fulfilment, signature) = signed_fulfilment::<T>(job, &operator, &key, o)?;
 		let caller: T::AccountId = whitelisted_caller();
 
@@ -139,6 +145,29 @@ mod benchmarks {
 		fulfil(RawOrigin::Signed(caller), fulfilment, signature);
 
 		assert!(Outputs::<T>::contains_key(job));
+		Ok(())
+	}
+
+	/// A claim on an open job whose previous claim has lapsed.
+	#[benchmark]
+	fn claim() -> Result<(), BenchmarkError> {
+		let adapter = T::BenchmarkHelper::create_adapter(0);
+		let (operator, _) = setup_operator::<T>();
+		let requester: T::AccountId = account("requester", 0, 0);
+		fund::<T>(&requester);
+		let job = setup_job::<T>(&requester, adapter, T::MaxPromptLength::get(), T::MaxTtl::get())?;
+		let until = frame_system::Pallet::<T>::block_number().saturating_add(T::ClaimPeriod::get());
+		JobRecords::<T>::mutate(job, |j| {
+			if let Some(j) = j {
+				j.claim = Some((account("earlier", 0, 0), until));
+			}
+		});
+		frame_system::Pallet::<T>::set_block_number(until);
+
+		#[extrinsic_call]
+		claim(RawOrigin::Signed(operator.clone()), job);
+
+		assert_eq!(JobRecords::<T>::get(job).and_then(|j| j.claim).map(|c| c.0), Some(operator));
 		Ok(())
 	}
 
@@ -156,6 +185,7 @@ mod benchmarks {
 		let job = setup_job::<T>(&requester, adapter, T::MaxPromptLength::get(), ttl)?;
 		let (fulfilment, signature) =
 			signed_fulfilment::<T>(job, &operator, &key, T::MaxOutputLength::get())?;
+		Jobs::<T>::do_claim(operator.clone(), job)?;
 		Jobs::<T>::do_fulfil(fulfilment, signature)?;
 
 		#[extrinsic_call]
@@ -182,6 +212,7 @@ mod benchmarks {
 			if i % 2 == 1 {
 				let (fulfilment, signature) =
 					signed_fulfilment::<T>(job, &operator, &key, T::MaxOutputLength::get())?;
+				Jobs::<T>::do_claim(operator.clone(), job)?;
 				Jobs::<T>::do_fulfil(fulfilment, signature)?;
 			}
 		}

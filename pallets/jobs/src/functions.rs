@@ -86,6 +86,7 @@ impl<T: Config> Pallet<T> {
 				deposit,
 				requested_at: now,
 				expires_at,
+				claim: None,
 				state: JobState::Pending,
 			},
 		);
@@ -110,13 +111,22 @@ impl<T: Config> Pallet<T> {
 		let now = frame_system::Pallet::<T>::block_number();
 		ensure!(now < job.expires_at, Error::<T>::JobExpired);
 		let operator = &fulfilment.operator;
-		if let Some(asked) = &job.operator {
-			ensure!(asked == operator, Error::<T>::WrongOperator);
+		match (&job.operator, &job.claim) {
+			(Some(asked), _) => ensure!(asked == operator, Error::<T>::WrongOperator),
+			(None, Some((claimant, until))) if claimant == operator && now < *until => {},
+			(None, _) => return Err(Error::<T>::NotClaimed.into()),
 		}
 		let key = T::Operators::serving_key(operator).ok_or(Error::<T>::OperatorNotServing)?;
 		ensure!(fulfilment.input_tokens > 0, Error::<T>::ZeroInputTokens);
+		let overhead = u64::from(T::MaxOverheadTokens::get());
 		ensure!(
-			fulfilment.output_tokens <= u64::from(job.max_output_tokens),
+			fulfilment.input_tokens <= (job.prompt.len() as u64).saturating_add(overhead),
+			Error::<T>::TooManyInputTokens
+		);
+		ensure!(
+			fulfilment.output_tokens <= u64::from(job.max_output_tokens)
+				&& fulfilment.output_tokens
+					<= (fulfilment.output.len() as u64).saturating_add(overhead),
 			Error::<T>::TooManyOutputTokens
 		);
 		ensure!(core::str::from_utf8(&fulfilment.output).is_ok(), Error::<T>::OutputNotUtf8);
@@ -171,6 +181,24 @@ impl<T: Config> Pallet<T> {
 			refunded: job.max_fee.saturating_sub(fee),
 			response_hash: fulfilment.response_hash,
 		});
+		Ok(())
+	}
+
+	/// Records `who`'s claim on the open job `id`; see [`Pallet::claim`].
+	pub fn do_claim(who: T::AccountId, id: JobId) -> DispatchResult {
+		let mut job = Jobs::<T>::get(id).ok_or(Error::<T>::UnknownJob)?;
+		ensure!(job.state == JobState::Pending, Error::<T>::AlreadyFulfilled);
+		let now = frame_system::Pallet::<T>::block_number();
+		ensure!(now < job.expires_at, Error::<T>::JobExpired);
+		ensure!(job.operator.is_none(), Error::<T>::NotOpen);
+		ensure!(T::Operators::serving_key(&who).is_some(), Error::<T>::OperatorNotServing);
+		if let Some((_, until)) = &job.claim {
+			ensure!(now >= *until, Error::<T>::AlreadyClaimed);
+		}
+		let until = now.checked_add(&T::ClaimPeriod::get()).ok_or(Error::<T>::Overflow)?;
+		job.claim = Some((who.clone(), until));
+		Jobs::<T>::insert(id, job);
+		Self::deposit_event(Event::JobClaimed { job: id, operator: who, until });
 		Ok(())
 	}
 

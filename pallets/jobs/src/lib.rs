@@ -21,6 +21,15 @@
 //!   fulfilment). The fee is [`usage_fee`] of the tokens at the adapter's price in force; it
 //!   must not exceed the ceiling (`FeeAboveCeiling`). The ceiling is released, the fee is
 //!   settled from the requester, the rest stays with it.
+//! - **Token bounds**: a byte-level tokenizer gives at most one token per byte, so a fulfilment
+//!   may count at most the prompt's bytes plus [`Config::MaxOverheadTokens`] (the chat template's
+//!   markers) input tokens, and at most the output's bytes plus that overhead output tokens
+//!   (`TooManyInputTokens`, `TooManyOutputTokens`): an empty answer cannot take the ceiling.
+//! - **Claims**: a job open to any operator is fulfilled only by the operator that claimed it
+//!   ([`Pallet::claim`]), within [`Config::ClaimPeriod`] blocks of its claim. An operator claims
+//!   before computing, so the answer it submits cannot be copied from the transaction pool by
+//!   another operator under its own key (`NotClaimed`); a claim that lapses lets anyone claim
+//!   again. A job naming its operator needs no claim.
 //! - **Expiry**: each job expires `ttl` blocks after its request ([`Config::MinTtl`] ..=
 //!   [`Config::MaxTtl`], chosen by the requester). At that block a pending job is refunded (fee
 //!   ceiling and deposit released) and a fulfilled job whose output was not taken is removed
@@ -44,6 +53,7 @@
 //! - [`Pallet::request`]: any signed account asks for a completion.
 //! - [`Pallet::fulfil`]: any signed account submits an operator-signed fulfilment.
 //! - [`Pallet::take_output`]: the requester takes a fulfilled job's output.
+//! - [`Pallet::claim`]: a serving operator claims an open job before answering it.
 //!
 //! ## Reading
 //!
@@ -149,6 +159,10 @@ pub struct Job<T: Config> {
 	pub requested_at: BlockNumberFor<T>,
 	/// The block at which it expires (refunded when pending, its output removed when not taken).
 	pub expires_at: BlockNumberFor<T>,
+	/// For a job open to any operator: the operator that claimed it ([`Pallet::claim`]) and the
+	/// block its claim lapses at. Only a live claim's operator may fulfil an open job, so an
+	/// answer seen in the transaction pool cannot be copied by another operator.
+	pub claim: Option<(T::AccountId, BlockNumberFor<T>)>,
 	/// Pending or fulfilled.
 	pub state: JobState<T>,
 }
@@ -242,6 +256,19 @@ pub mod pallet {
 		#[pallet::constant]
 		type JobDepositPerByte: Get<BalanceOf<Self>>;
 
+		/// The most tokens the oracle's chat template (its system and role markers) and the end
+		/// of sequence add beyond one token per byte. A byte-level tokenizer gives at most one
+		/// token per byte, so a fulfilment may count at most `prompt bytes + MaxOverheadTokens`
+		/// input tokens and `output bytes + MaxOverheadTokens` output tokens: an operator cannot
+		/// inflate the token counts of a short prompt or an empty answer to take the ceiling.
+		#[pallet::constant]
+		type MaxOverheadTokens: Get<u32>;
+
+		/// How long an operator's claim on an open job lasts, in blocks: it must fulfil within
+		/// it, else another operator may claim the job.
+		#[pallet::constant]
+		type ClaimPeriod: Get<BlockNumberFor<Self>>;
+
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
 
@@ -316,6 +343,15 @@ pub mod pallet {
 			/// sha256 of the output.
 			response_hash: H256,
 		},
+		/// An operator claimed an open job: only it may fulfil the job until `until`.
+		JobClaimed {
+			/// The job.
+			job: JobId,
+			/// The operator.
+			operator: T::AccountId,
+			/// The block its claim lapses at.
+			until: BlockNumberFor<T>,
+		},
 		/// The requester took a job's output; the job is removed and its deposit released.
 		OutputTaken {
 			/// The job.
@@ -379,8 +415,18 @@ pub mod pallet {
 		JobExpired,
 		/// A fulfilment must count at least one input token.
 		ZeroInputTokens,
-		/// More output tokens than the job allows.
+		/// More output tokens than the job allows, or than the output's bytes and
+		/// `MaxOverheadTokens` can hold.
 		TooManyOutputTokens,
+		/// More input tokens than the prompt's bytes and `MaxOverheadTokens` can hold.
+		TooManyInputTokens,
+		/// The job is open to any operator and the fulfilment's operator holds no live claim on
+		/// it: claim it first ([`Pallet::claim`]).
+		NotClaimed,
+		/// Another operator's claim on the job is live.
+		AlreadyClaimed,
+		/// The job names its operator: only it may fulfil, no claim is needed.
+		NotOpen,
 		/// The output is not UTF-8.
 		OutputNotUtf8,
 		/// The response hash is not the sha256 of the output.
@@ -422,6 +468,10 @@ pub mod pallet {
 			assert!(
 				T::MinTtl::get() <= T::MaxTtl::get(),
 				"MinTtl above MaxTtl leaves no valid ttl"
+			);
+			assert!(
+				!T::ClaimPeriod::get().is_zero(),
+				"ClaimPeriod must be non-zero: a claim must last long enough to fulfil"
 			);
 		}
 
@@ -488,11 +538,13 @@ pub mod pallet {
 		/// [`Config::Settlement`] and stores the output.
 		///
 		/// - Origin: signed, by anyone (the operator or a relayer), who pays the transaction fee.
-		/// - `fulfilment`: the job, the operator (the one the job asked for, if any), at least one
-		///   input token, at most the job's `max_output_tokens` output tokens, the output (UTF-8)
-		///   and its sha256.
+		/// - `fulfilment`: the job, the operator (the one the job asked for; for an open job, the
+		///   one holding a live claim), at least one and at most `prompt bytes +
+		///   MaxOverheadTokens` input tokens, at most the job's `max_output_tokens` and at most
+		///   `output bytes + MaxOverheadTokens` output tokens, the output (UTF-8) and its sha256.
 		/// - Fails with `UnknownJob`, `AlreadyFulfilled`, `JobExpired`, `WrongOperator`,
-		///   `OperatorNotServing`, `ZeroInputTokens`, `TooManyOutputTokens`, `OutputNotUtf8`,
+		///   `NotClaimed`, `OperatorNotServing`, `ZeroInputTokens`, `TooManyInputTokens`,
+		///   `TooManyOutputTokens`, `OutputNotUtf8`,
 		///   `ResponseHashMismatch`, then `BadSignature`, then `UnknownAdapter`,
 		///   `AdapterRevoked`, `Overflow`, `FeeAboveCeiling`, or the currency's or the
 		///   settlement's error.
@@ -530,6 +582,25 @@ pub mod pallet {
 		pub fn take_output(origin: OriginFor<T>, job: JobId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_take_output(&who, job).map(|_| ())
+		}
+
+		/// Claim an open job (one that names no operator) for the caller, a serving operator:
+		/// for [`Config::ClaimPeriod`] blocks only the caller may fulfil it. An operator claims
+		/// before it computes the answer, so the answer it then submits cannot be copied from
+		/// the transaction pool by another operator; a claim that lapses unfulfilled lets any
+		/// operator claim the job again.
+		///
+		/// - Origin: signed, by the operator's account.
+		/// - Fails with `UnknownJob`, `AlreadyFulfilled`, `JobExpired`, `NotOpen` when the job
+		///   names its operator, `OperatorNotServing`, `AlreadyClaimed` while another
+		///   operator's (or the caller's own) claim is live, or `Overflow`.
+		/// - Emits [`Event::JobClaimed`].
+		/// - Complexity: O(1); reads the job and the operator's key, writes the job.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::claim())]
+		pub fn claim(origin: OriginFor<T>, job: JobId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_claim(who, job)
 		}
 	}
 }

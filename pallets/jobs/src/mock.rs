@@ -73,6 +73,10 @@ pub const PER_1K_OUT: u128 = 6_000;
 pub const MAX_PROMPT: u32 = 64;
 /// The longest output.
 pub const MAX_OUTPUT: u32 = 128;
+/// The tokens a fulfilment may count beyond one per byte of prompt or output.
+pub const OVERHEAD_TOKENS: u32 = 16;
+/// How long a claim on an open job lasts, in blocks.
+pub const CLAIM_PERIOD: u32 = 5;
 /// The deposit base.
 pub const DEPOSIT_BASE: u128 = 100;
 /// The deposit per byte.
@@ -207,6 +211,8 @@ impl pallet_jobs::Config for Test {
 	type MaxJobsPerBlock = ConstU32<4>;
 	type JobDepositBase = ConstU128<DEPOSIT_BASE>;
 	type JobDepositPerByte = ConstU128<DEPOSIT_PER_BYTE>;
+	type MaxOverheadTokens = ConstU32<OVERHEAD_TOKENS>;
+	type ClaimPeriod = ConstU32<CLAIM_PERIOD>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockAdapters;

@@ -55,6 +55,11 @@ fn fulfilment(job: u64, operator: u64, output: &[u8], output_tokens: u64) -> Ful
 	}
 }
 
+/// `operator` claims the open job `job`.
+fn claim(job: u64, operator: u64) {
+	assert_ok!(Jobs::claim(RuntimeOrigin::signed(operator), job));
+}
+
 /// `fulfilment` signed with `pair` over this chain's payload.
 fn sign(pair: &sr25519::Pair, fulfilment: &FulfilmentOf<Test>) -> sr25519::Signature {
 	let genesis = frame_system::Pallet::<Test>::block_hash(0);
@@ -190,6 +195,7 @@ fn request_refuses_bad_input_with_named_errors() {
 fn fulfil_charges_the_fee_for_the_tokens_settles_it_and_refunds_the_rest() {
 	build_and_execute(|| {
 		let job = request_as(ALICE, MAX_FEE, None);
+		claim(job, OP);
 		let f = fulfilment(job, OP, b"4", 5);
 		let signature = sign(&op_pair(), &f);
 		// A relayer may submit it: the operator key's signature is what counts.
@@ -294,6 +300,7 @@ fn fulfil_refuses_what_the_job_or_the_signature_does_not_allow() {
 
 		// More tokens than the ceiling pays for: 16 output tokens cost more than a ceiling of 100.
 		let cheap = request_as(BOB, 100, None);
+		claim(cheap, OP);
 		assert_noop!(
 			submit(fulfilment(cheap, OP, b"4", 16), &op_pair()),
 			Error::<Test>::FeeAboveCeiling
@@ -372,6 +379,7 @@ fn a_fulfilment_in_the_expiry_block_is_too_late() {
 fn an_untaken_output_expires_and_its_deposit_goes_back() {
 	build_and_execute(|| {
 		let job = request_as(ALICE, MAX_FEE, None);
+		claim(job, OP);
 		let f = fulfilment(job, OP, b"The answer is 4.", 6);
 		let signature = sign(&op_pair(), &f);
 		assert_ok!(Jobs::fulfil(RuntimeOrigin::signed(OP), f, signature));
@@ -390,6 +398,7 @@ fn many_jobs_across_requesters_keep_the_invariants() {
 		for round in 0..3u32 {
 			let a = request_as(ALICE, MAX_FEE, None);
 			let b = request_as(BOB, MAX_FEE, Some(OP2));
+			claim(a, OP);
 			let f = fulfilment(a, OP, b"ok", u64::from(round) + 1);
 			let signature = sign(&op_pair(), &f);
 			assert_ok!(Jobs::fulfil(RuntimeOrigin::signed(OP), f, signature));
@@ -406,6 +415,99 @@ fn many_jobs_across_requesters_keep_the_invariants() {
 		assert_eq!(Balances::free_balance(ALICE), BALANCE - fees);
 		assert_eq!(Balances::free_balance(BOB), BALANCE);
 		assert_eq!(Balances::free_balance(SINK), ED + fees);
+	});
+}
+
+#[test]
+fn an_open_job_is_fulfilled_only_by_the_operator_holding_a_live_claim() {
+	build_and_execute(|| {
+		let job = request_as(ALICE, MAX_FEE, None);
+		let submit = |f: FulfilmentOf<Test>, pair: &sr25519::Pair| {
+			let signature = sign(pair, &f);
+			Jobs::fulfil(RuntimeOrigin::signed(RELAYER), f, signature)
+		};
+		// Nobody has claimed it: no fulfilment is accepted.
+		assert_noop!(submit(fulfilment(job, OP, b"4", 5), &op_pair()), Error::<Test>::NotClaimed);
+
+		assert_ok!(Jobs::claim(RuntimeOrigin::signed(OP), job));
+		System::assert_last_event(
+			Event::JobClaimed { job, operator: OP, until: 1 + CLAIM_PERIOD }.into(),
+		);
+		// A second operator can neither take the claim nor copy the claimant's answer (seen in
+		// the pool) under its own key.
+		assert_noop!(Jobs::claim(RuntimeOrigin::signed(OP2), job), Error::<Test>::AlreadyClaimed);
+		assert_noop!(Jobs::claim(RuntimeOrigin::signed(OP), job), Error::<Test>::AlreadyClaimed);
+		assert_noop!(submit(fulfilment(job, OP2, b"4", 5), &op2_pair()), Error::<Test>::NotClaimed);
+
+		// The claim lapses unfulfilled: the claimant may no longer answer, another may claim.
+		System::set_block_number(1 + CLAIM_PERIOD);
+		assert_noop!(submit(fulfilment(job, OP, b"4", 5), &op_pair()), Error::<Test>::NotClaimed);
+		assert_ok!(Jobs::claim(RuntimeOrigin::signed(OP2), job));
+		assert_ok!(submit(fulfilment(job, OP2, b"4", 5), &op2_pair()));
+		assert_noop!(Jobs::claim(RuntimeOrigin::signed(OP), job), Error::<Test>::AlreadyFulfilled);
+
+		// Claims are for open jobs, by serving operators, before expiry.
+		let named = request_as(BOB, MAX_FEE, Some(OP));
+		assert_noop!(Jobs::claim(RuntimeOrigin::signed(OP), named), Error::<Test>::NotOpen);
+		let open = request_as(BOB, MAX_FEE, None);
+		assert_noop!(
+			Jobs::claim(RuntimeOrigin::signed(BOB), open),
+			Error::<Test>::OperatorNotServing
+		);
+		assert_noop!(Jobs::claim(RuntimeOrigin::signed(OP), 99), Error::<Test>::UnknownJob);
+		// In its expiry block (before `on_initialize` removes it) it can no longer be claimed.
+		let expires_at = JobRecords::<Test>::get(open).expect("pending").expires_at;
+		run_to_block(expires_at - 1);
+		System::set_block_number(expires_at);
+		assert_noop!(Jobs::claim(RuntimeOrigin::signed(OP), open), Error::<Test>::JobExpired);
+		System::set_block_number(expires_at - 1);
+		run_to_block(expires_at);
+	});
+}
+
+#[test]
+fn token_counts_are_bounded_by_the_prompt_and_the_output_bytes() {
+	build_and_execute(|| {
+		// A job allowing 64 output tokens for a 14-byte prompt.
+		let id = NextJobId::<Test>::get();
+		assert_ok!(Jobs::request(
+			RuntimeOrigin::signed(ALICE),
+			ADAPTER,
+			prompt(PROMPT),
+			64,
+			SamplingParams::greedy(),
+			MAX_FEE,
+			TTL,
+			Some(OP),
+		));
+		let submit = |f: FulfilmentOf<Test>| {
+			let signature = sign(&op_pair(), &f);
+			Jobs::fulfil(RuntimeOrigin::signed(RELAYER), f, signature)
+		};
+		let most_input = PROMPT.len() as u64 + u64::from(OVERHEAD_TOKENS);
+		assert_eq!(most_input, 30);
+		// An empty answer cannot claim more than the overhead in output tokens, nor a short
+		// prompt more than its bytes and the overhead in input tokens.
+		assert_noop!(
+			submit(fulfilment(id, OP, b"", u64::from(OVERHEAD_TOKENS) + 1)),
+			Error::<Test>::TooManyOutputTokens
+		);
+		assert_noop!(
+			submit(FulfilmentOf::<Test> {
+				input_tokens: most_input + 1,
+				..fulfilment(id, OP, b"4", 5)
+			}),
+			Error::<Test>::TooManyInputTokens
+		);
+		assert_noop!(
+			submit(FulfilmentOf::<Test> { input_tokens: u64::MAX, ..fulfilment(id, OP, b"4", 5) }),
+			Error::<Test>::TooManyInputTokens
+		);
+		// At both bounds exactly, it is accepted.
+		assert_ok!(submit(FulfilmentOf::<Test> {
+			input_tokens: most_input,
+			..fulfilment(id, OP, b"", u64::from(OVERHEAD_TOKENS))
+		}));
 	});
 }
 

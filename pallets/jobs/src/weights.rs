@@ -19,6 +19,7 @@ pub trait WeightInfo {
 	fn fulfil(o: u32, ) -> Weight;
 	fn take_output() -> Weight;
 	fn on_initialize_expire(n: u32, ) -> Weight;
+	fn claim() -> Weight;
 }
 
 /// Weights for `pallet_jobs` measured on the runtime, reads and writes priced by the runtime's
@@ -118,6 +119,11 @@ impl<T: polkadot_sdk::frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 6819).saturating_mul(n.into()))
 	}
+	fn claim() -> Weight {
+		Weight::from_parts(98_380_000, 7809)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
 }
 
 /// The same weights with RocksDB's read and write costs, for tests and mocks.
@@ -147,5 +153,10 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 			.saturating_add(RocksDbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 6819).saturating_mul(n.into()))
+	}
+	fn claim() -> Weight {
+		Weight::from_parts(98_380_000, 7809)
+			.saturating_add(RocksDbWeight::get().reads(4_u64))
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 }

@@ -267,6 +267,28 @@ impl<T: Config> AdapterInfo<T> {
 		}
 		Some(self.price)
 	}
+
+	/// For each of the two prices, the lowest in force at any block of `first..=last` (blocks
+	/// before registration count as the registration block); exact over the same blocks as
+	/// [`AdapterInfo::price_at`]. The price can only change at the blocks this record knows a
+	/// change at (`previous_price.0`, `next_price.0`), so it is enough to look at `first` and
+	/// at each of those inside the range.
+	pub fn lowest_price_over(
+		&self,
+		first: BlockNumberFor<T>,
+		last: BlockNumberFor<T>,
+	) -> PriceOf<T> {
+		let first = first.max(self.registered_at);
+		let last = last.max(first);
+		let changes = [self.previous_price.map(|(at, _)| at), self.next_price.map(|(at, _)| at)];
+		let mut lowest = self.price_at(first).unwrap_or(self.price);
+		for at in changes.into_iter().flatten().filter(|at| first < *at && *at <= last) {
+			let price = self.price_at(at).unwrap_or(self.price);
+			lowest.per_1k_input = lowest.per_1k_input.min(price.per_1k_input);
+			lowest.per_1k_output = lowest.per_1k_output.min(price.per_1k_output);
+		}
+		lowest
+	}
 }
 
 /// What a training run measured on its held-out split, posted by the adapter's author.
@@ -887,10 +909,18 @@ impl<T: Config>
 		adapter: AdapterId,
 		at: BlockNumberFor<T>,
 	) -> Option<lineage_primitives::usage::AdapterTerms<T::AccountId, BalanceOf<T>>> {
+		Self::adapter_terms_over(adapter, at, at)
+	}
+
+	fn adapter_terms_over(
+		adapter: AdapterId,
+		first: BlockNumberFor<T>,
+		last: BlockNumberFor<T>,
+	) -> Option<lineage_primitives::usage::AdapterTerms<T::AccountId, BalanceOf<T>>> {
 		use lineage_primitives::usage::{AdapterTerms, AdapterUse};
 		let info = Adapters::<T>::get(adapter)?;
 		let base_model_owner = Models::<T>::get(info.base_model)?.owner;
-		let price = info.price_at(at).unwrap_or(info.price);
+		let price = info.lowest_price_over(first, last);
 		Some(AdapterTerms {
 			author: info.author,
 			base_model_owner,

@@ -645,6 +645,43 @@ fn set_price_works() {
 }
 
 #[test]
+fn usage_is_charged_at_the_lowest_price_in_force_over_its_serving_blocks() {
+	use lineage_primitives::usage::AdapterInspect;
+	build_and_execute(|| {
+		let base = model(ALICE, 1);
+		let adapter = NewAdapter::on(base, 2).id(); // at block 1, price (3, 5)
+		let lowest = |first, last| {
+			Models::adapter_terms_over(adapter, first, last)
+				.map(|t| (t.per_1k_input, t.per_1k_output))
+		};
+		// A rise set at 5 is in force from 15; a fall of the output price, set at 20, from 30.
+		run_to_block(5);
+		assert_ok!(Models::set_price(RuntimeOrigin::signed(BOB), adapter, price(9, 9)));
+		run_to_block(20);
+		assert_ok!(Models::set_price(RuntimeOrigin::signed(BOB), adapter, price(9, 2)));
+
+		// Usage served before the rise pays the old price, however late it is charged.
+		assert_eq!(lowest(2, 14), Some((3, 5)));
+		// Served across the rise: the lower, old price.
+		assert_eq!(lowest(10, 20), Some((3, 5)));
+		// Served after the rise only: the new price.
+		assert_eq!(lowest(15, 29), Some((9, 9)));
+		// Across the fall: the lower output price counts, input stays.
+		assert_eq!(lowest(15, 30), Some((9, 2)));
+		assert_eq!(lowest(30, 30), Some((9, 2)));
+		// Each price on its own: the lowest input over 2..=30 is 3, the lowest output 2.
+		assert_eq!(lowest(2, 30), Some((3, 2)));
+		// Blocks before registration count as the registration block; one block is `price_at`.
+		assert_eq!(lowest(0, 0), Some((3, 5)));
+		assert_eq!(
+			Models::adapter_terms(adapter, 15).map(|t| (t.per_1k_input, t.per_1k_output)),
+			Some((9, 9))
+		);
+		assert_eq!(Models::adapter_terms_over(adapter + 1, 1, 2), None);
+	});
+}
+
+#[test]
 fn price_scheduling_across_the_delay_works() {
 	build_and_execute(|| {
 		let base = model(ALICE, 1);

@@ -10,7 +10,7 @@
 //! own signatures ([`crate::payer::PayerVoucher`]): one per payer, bounding what the batch may
 //! charge them.
 
-use crate::{AdapterId, DatanetId, DatanetVersionRef, VersionId};
+use crate::{AdapterId, BlockNumber, DatanetId, DatanetVersionRef, VersionId};
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use polkadot_sdk::{
@@ -59,6 +59,14 @@ pub struct UsageBatch<AccountId> {
 	pub operator: AccountId,
 	/// The operator's next sequence number on chain.
 	pub sequence: Sequence,
+	/// The first block its records were served in: the latest finalized block the oracle knew
+	/// when it served the earliest of them ([`UsageRecord::served_at`]).
+	pub served_from: BlockNumber,
+	/// The last block its records were served in (the latest of their `served_at`). Each
+	/// entry's fee uses the lowest price its adapter had in force at any block of
+	/// `served_from..=served_to`, so a price rise after serving never applies to what was
+	/// served before it.
+	pub served_to: BlockNumber,
 	/// One entry per (payer, adapter), strictly ascending by [`UsageEntry::key`].
 	pub entries: Vec<UsageEntry<AccountId>>,
 	/// The Merkle root of the individual [`UsageRecord`]s aggregated here ([`records_root`]).
@@ -97,6 +105,9 @@ pub struct UsageRecord<AccountId> {
 	pub response_hash: H256,
 	/// When the request finished, in milliseconds since the Unix epoch.
 	pub finished_at_ms: u64,
+	/// The latest finalized block the oracle knew when it served the request: the block whose
+	/// price the request was quoted at.
+	pub served_at: BlockNumber,
 }
 
 /// The Merkle root of usage records: a binary Merkle tree (`binary-merkle-tree`, blake2-256)
@@ -188,6 +199,30 @@ pub trait AdapterInspect<AccountId, Balance, BlockNumber> {
 		adapter: AdapterId,
 		at: BlockNumber,
 	) -> Option<AdapterTerms<AccountId, Balance>>;
+
+	/// The terms of `adapter` with, for each of its two prices (input and output), the lowest
+	/// it had in force at any block of `first..=last`: what usage served in those blocks is
+	/// charged at. `None` if no such adapter is registered.
+	///
+	/// This default takes the lower of the prices at `first` and at `last`, which is exact for
+	/// a registry whose prices change at most once between any two blocks asked about (a test
+	/// double's); the model registry gives the exact lowest over its price history.
+	fn adapter_terms_over(
+		adapter: AdapterId,
+		first: BlockNumber,
+		last: BlockNumber,
+	) -> Option<AdapterTerms<AccountId, Balance>>
+	where
+		Balance: Ord,
+	{
+		let at_first = Self::adapter_terms(adapter, first)?;
+		let at_last = Self::adapter_terms(adapter, last)?;
+		Some(AdapterTerms {
+			per_1k_input: at_first.per_1k_input.min(at_last.per_1k_input),
+			per_1k_output: at_first.per_1k_output.min(at_last.per_1k_output),
+			..at_last
+		})
+	}
 }
 
 /// What the attribution pallet asks of the datanet registry: the weights frozen in each
@@ -236,6 +271,8 @@ mod tests {
 		UsageBatch {
 			operator: AccountId::new([1; 32]),
 			sequence: 7,
+			served_from: 40,
+			served_to: 42,
 			entries: alloc::vec![UsageEntry {
 				payer: AccountId::new([2; 32]),
 				adapter: 3,
@@ -280,6 +317,7 @@ mod tests {
 			output_tokens: 1,
 			response_hash: H256::repeat_byte(id),
 			finished_at_ms: 1,
+			served_at: 1,
 		};
 		let a = records_root(&[record(1, 10), record(2, 20)]);
 		assert_eq!(a, records_root(&[record(1, 10), record(2, 20)]));
@@ -298,6 +336,7 @@ mod tests {
 			output_tokens: 1,
 			response_hash: H256::repeat_byte(id),
 			finished_at_ms: 1,
+			served_at: 1,
 		};
 		let records: Vec<_> = (1..=5).map(record).collect();
 		let root = records_root(&records);

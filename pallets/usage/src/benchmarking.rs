@@ -15,7 +15,10 @@ use lineage_primitives::usage::{signing_payload, usage_fee};
 use polkadot_sdk::{
 	frame_benchmarking::v2::*,
 	frame_support::{
-		traits::{fungible::Inspect, EnsureOrigin, Get},
+		traits::{
+			fungible::{Inspect, MutateHold},
+			EnsureOrigin, Get,
+		},
 		BoundedVec,
 	},
 	frame_system::RawOrigin,
@@ -72,15 +75,15 @@ fn advance<T: Config>(blocks: BlockNumberFor<T>) {
 }
 
 /// A batch stored directly as `operator`'s next: `MaxEntriesPerBatch` entries of `payer`'s
-/// over `adapters` adapter ids, each charged `fee`; disputes of its first `disputes` entries,
-/// released except the last, which is open when `last_open`.
+/// over `adapters` adapter ids, each charged `fee`, with a full dispute bitmap (every entry but
+/// the last marked disputed before) and, when `open_dispute` is set, that entry's dispute open
+/// (its deposit held from `payer`) and its fee frozen beside a frozen fee for every adapter.
 struct StoredBatch<T: Config> {
 	operator: T::AccountId,
 	payer: T::AccountId,
 	adapters: u32,
 	fee: BalanceOf<T>,
-	disputes: u32,
-	last_open: bool,
+	open_dispute: Option<u32>,
 	settled: bool,
 }
 
@@ -96,21 +99,30 @@ impl<T: Config> StoredBatch<T> {
 				(j, self.fee.saturating_mul(count.into()))
 			})
 			.collect();
-		let disputed: Vec<DisputeOf<T>> = (0..self.disputes.min(entries))
-			.map(|i| Dispute {
-				entry: i,
-				adapter: i % adapters,
-				fee: self.fee,
-				payer: self.payer.clone(),
-				state: if self.last_open && i + 1 == self.disputes {
-					DisputeState::Open
-				} else {
-					DisputeState::Released
-				},
-			})
-			.collect();
+		let mut bits = vec![0xffu8; entries.div_ceil(8) as usize];
+		if let Some(last) = bits.last_mut() {
+			*last &= !(1u8 << ((entries - 1) % 8));
+		}
 		let now = frame_system::Pallet::<T>::block_number();
 		let sequence = NextSequence::<T>::get(&self.operator);
+		let mut frozen = Vec::new();
+		if let Some(entry) = self.open_dispute {
+			let deposit = T::DisputeDeposit::get();
+			fund::<T>(&self.payer, deposit);
+			T::Currency::hold(&HoldReason::DisputeDeposit.into(), &self.payer, deposit)?;
+			Disputes::<T>::insert(
+				(&self.operator, sequence, entry),
+				Dispute {
+					payer: self.payer.clone(),
+					adapter: entry % adapters,
+					fee: self.fee,
+					deposit,
+				},
+			);
+			frozen = (0..adapters.min(entries))
+				.map(|j| (j, if j == entry % adapters { self.fee } else { Zero::zero() }))
+				.collect();
+		}
 		Batches::<T>::insert(
 			&self.operator,
 			sequence,
@@ -122,8 +134,10 @@ impl<T: Config> StoredBatch<T> {
 				total_fee: self.fee.saturating_mul(entries.into()),
 				fees_by_adapter: BoundedVec::try_from(fees_by_adapter)
 					.map_err(|_| BenchmarkError::Stop("too many adapters"))?,
-				disputed: BoundedVec::try_from(disputed)
-					.map_err(|_| BenchmarkError::Stop("too many disputes"))?,
+				frozen: BoundedVec::try_from(frozen)
+					.map_err(|_| BenchmarkError::Stop("too many adapters"))?,
+				open_disputes: u32::from(self.open_dispute.is_some()),
+				refunded: Zero::zero(),
 				settled: self.settled,
 			},
 		);
@@ -132,6 +146,12 @@ impl<T: Config> StoredBatch<T> {
 			sequence,
 			ChargesOf::<T>::try_from(charges)
 				.map_err(|_| BenchmarkError::Stop("too many entries"))?,
+		);
+		DisputedEntries::<T>::insert(
+			&self.operator,
+			sequence,
+			DisputedBitsOf::<T>::try_from(bits)
+				.map_err(|_| BenchmarkError::Stop("bitmap longer than DisputedBytes"))?,
 		);
 		NextSequence::<T>::insert(&self.operator, sequence.saturating_add(1));
 		Operators::<T>::mutate(&self.operator, |maybe| {
@@ -378,9 +398,14 @@ mod benchmarks {
 		let vouchers = VouchersOf::<T>::try_from(vouchers)
 			.map_err(|_| BenchmarkError::Stop("more payers than MaxEntriesPerBatch"))?;
 
+		// Served over the whole age allowed: the price is looked up over every block of it.
+		let served_to: u32 = now.unique_saturated_into();
+		let served_from = served_to.saturating_sub(T::MaxServedAge::get().unique_saturated_into());
 		let batch = UsageBatch {
 			operator: operator.clone(),
 			sequence: 0,
+			served_from,
+			served_to,
 			entries,
 			records_root: H256::repeat_byte(1),
 		};
@@ -400,20 +425,20 @@ mod benchmarks {
 		Ok(())
 	}
 
-	/// The largest batch's entries are read, `MaxDisputesPerBatch - 1` disputes are scanned.
+	/// The largest batch's entries and its full dispute bitmap are read; the last entry is
+	/// disputed beside a frozen fee for every adapter; the deposit is held.
 	#[benchmark]
 	fn dispute() -> Result<(), BenchmarkError> {
 		let operator: T::AccountId = account("operator", 0, 0);
 		setup_operator::<T>(&operator)?;
 		let caller: T::AccountId = whitelisted_caller();
-		let disputes = T::MaxDisputesPerBatch::get().saturating_sub(1);
+		fund::<T>(&caller, T::DisputeDeposit::get());
 		let sequence = StoredBatch::<T> {
 			operator: operator.clone(),
 			payer: caller.clone(),
 			adapters: T::MaxAdaptersPerBatch::get(),
 			fee: 1u32.into(),
-			disputes,
-			last_open: true,
+			open_dispute: Some(0),
 			settled: false,
 		}
 		.store()?;
@@ -422,15 +447,12 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(RawOrigin::Signed(caller), operator.clone(), sequence, entry);
 
-		assert_eq!(
-			Batches::<T>::get(&operator, sequence).map(|b| b.disputed.len() as u32),
-			Some(disputes + 1)
-		);
+		assert_eq!(Batches::<T>::get(&operator, sequence).map(|b| b.open_disputes), Some(2));
 		Ok(())
 	}
 
-	/// `a` adapters, `MaxDisputesPerBatch` released disputes; the batch is removed. Its fees are
-	/// zero, so the settlement (weighed apart) is not called.
+	/// `a` adapters, no open dispute: the batch, its entries and its dispute bitmap are removed.
+	/// Its fees are zero, so the settlement (weighed apart) is not called.
 	#[benchmark]
 	fn settle_batch(a: Linear<1, { T::MaxAdaptersPerBatch::get() }>) -> Result<(), BenchmarkError> {
 		let operator: T::AccountId = account("operator", 0, 0);
@@ -441,8 +463,7 @@ mod benchmarks {
 			payer,
 			adapters: a,
 			fee: Zero::zero(),
-			disputes: T::MaxDisputesPerBatch::get(),
-			last_open: false,
+			open_dispute: None,
 			settled: false,
 		}
 		.store()?;
@@ -456,8 +477,8 @@ mod benchmarks {
 		Ok(())
 	}
 
-	/// The last open dispute of a settled batch, refunded: the escrow is credited, the bond
-	/// slashed, the batch removed.
+	/// The last open dispute of a settled batch, upheld: the escrow is credited, the deposit
+	/// released, the bond slashed, the batch removed.
 	#[benchmark]
 	fn resolve_dispute_refund() -> Result<(), BenchmarkError> {
 		let operator: T::AccountId = account("operator", 0, 0);
@@ -465,14 +486,13 @@ mod benchmarks {
 		fund::<T>(&T::SlashBeneficiary::get(), Zero::zero());
 		let payer: T::AccountId = account("payer", 0, 0);
 		setup_escrow::<T>(&payer, &operator, 1u32.into())?;
-		let disputes = T::MaxDisputesPerBatch::get();
+		let entry = T::MaxEntriesPerBatch::get() - 1;
 		let sequence = StoredBatch::<T> {
 			operator: operator.clone(),
 			payer: payer.clone(),
 			adapters: T::MaxAdaptersPerBatch::get(),
 			fee: 1u32.into(),
-			disputes,
-			last_open: true,
+			open_dispute: Some(entry),
 			settled: true,
 		}
 		.store()?;
@@ -480,28 +500,27 @@ mod benchmarks {
 			T::ResolveOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
 
 		#[extrinsic_call]
-		resolve_dispute(origin as T::RuntimeOrigin, operator.clone(), sequence, disputes - 1, true);
+		resolve_dispute(origin as T::RuntimeOrigin, operator.clone(), sequence, entry, true);
 
 		assert!(Batches::<T>::get(&operator, sequence).is_none());
 		assert_eq!(Usage::<T>::escrow_of(&payer, &operator), 2u32.into());
 		Ok(())
 	}
 
-	/// The last open dispute of a settled batch, released: the batch is removed. Its fee is zero,
-	/// so the settlement (weighed apart) is not called.
+	/// The last open dispute of a settled batch, rejected: the deposit goes to the operator, the
+	/// batch is removed. Its fee is zero, so the settlement (weighed apart) is not called.
 	#[benchmark]
 	fn resolve_dispute_release() -> Result<(), BenchmarkError> {
 		let operator: T::AccountId = account("operator", 0, 0);
 		setup_operator::<T>(&operator)?;
 		let payer: T::AccountId = account("payer", 0, 0);
-		let disputes = T::MaxDisputesPerBatch::get();
+		let entry = T::MaxEntriesPerBatch::get() - 1;
 		let sequence = StoredBatch::<T> {
 			operator: operator.clone(),
 			payer,
 			adapters: T::MaxAdaptersPerBatch::get(),
 			fee: Zero::zero(),
-			disputes,
-			last_open: true,
+			open_dispute: Some(entry),
 			settled: true,
 		}
 		.store()?;
@@ -509,13 +528,7 @@ mod benchmarks {
 			T::ResolveOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
 
 		#[extrinsic_call]
-		resolve_dispute(
-			origin as T::RuntimeOrigin,
-			operator.clone(),
-			sequence,
-			disputes - 1,
-			false,
-		);
+		resolve_dispute(origin as T::RuntimeOrigin, operator.clone(), sequence, entry, false);
 
 		assert!(Batches::<T>::get(&operator, sequence).is_none());
 		Ok(())

@@ -38,9 +38,10 @@ impl<T: Config> Pallet<T> {
 		sequence: Sequence,
 		info: BatchInfo<T>,
 	) -> DispatchResult {
-		if info.settled && !info.disputed.iter().any(|d| d.state == DisputeState::Open) {
+		if info.settled && info.open_disputes == 0 {
 			Batches::<T>::remove(operator, sequence);
 			BatchEntries::<T>::remove(operator, sequence);
+			DisputedEntries::<T>::remove(operator, sequence);
 			Operators::<T>::mutate(operator, |maybe| {
 				if let Some(op) = maybe {
 					op.open_batches = op.open_batches.saturating_sub(1);
@@ -58,10 +59,9 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn outstanding(info: &BatchInfo<T>) -> BalanceOf<T> {
 		use polkadot_sdk::sp_runtime::traits::Zero;
 		if info.settled {
-			info.disputed
+			info.frozen
 				.iter()
-				.filter(|d| d.state == DisputeState::Open)
-				.fold(Zero::zero(), |sum: BalanceOf<T>, d| sum.saturating_add(d.fee))
+				.fold(Zero::zero(), |sum: BalanceOf<T>, (_, fee)| sum.saturating_add(*fee))
 		} else {
 			info.total_fee
 		}
@@ -79,7 +79,7 @@ impl<T: Config> Pallet<T> {
 	///   the pot owes for every batch.
 	#[cfg(any(feature = "try-runtime", test))]
 	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
-		use alloc::collections::{BTreeMap, BTreeSet};
+		use alloc::collections::BTreeMap;
 		use frame_support::{
 			ensure,
 			traits::{
@@ -90,6 +90,7 @@ impl<T: Config> Pallet<T> {
 		use polkadot_sdk::sp_runtime::traits::Zero;
 
 		let mut open = BTreeMap::<T::AccountId, u32>::new();
+		let mut deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
 		let mut owed = BalanceOf::<T>::zero();
 
 		for (operator, info) in Operators::<T>::iter() {
@@ -135,31 +136,58 @@ impl<T: Config> Pallet<T> {
 			let charged = charges
 				.iter()
 				.fold(BalanceOf::<T>::zero(), |sum, (_, _, fee)| sum.saturating_add(*fee));
-			let refunded = info
-				.disputed
-				.iter()
-				.filter(|d| d.state == DisputeState::Refunded)
-				.fold(BalanceOf::<T>::zero(), |sum, d| sum.saturating_add(d.fee));
 			ensure!(
-				charged.saturating_sub(refunded) == info.total_fee,
+				charged.saturating_sub(info.refunded) == info.total_fee,
 				"a batch's fee is not its entries' fees less the refunded ones"
 			);
-			let mut disputed = BTreeSet::new();
-			for dispute in info.disputed.iter() {
-				ensure!(disputed.insert(dispute.entry), "an entry is disputed twice");
-				let (payer, adapter, fee) = charges
-					.get(dispute.entry as usize)
-					.ok_or("a dispute names no entry of its batch")?;
+			let bits = DisputedEntries::<T>::get(&operator, sequence).unwrap_or_default();
+			let mut open_count = 0u32;
+			let mut frozen = BTreeMap::<AdapterId, BalanceOf<T>>::new();
+			for (entry, dispute) in Disputes::<T>::iter_prefix((&operator, sequence)) {
+				open_count = open_count.saturating_add(1);
+				let (payer, adapter, fee) =
+					charges.get(entry as usize).ok_or("a dispute names no entry of its batch")?;
 				ensure!(
 					*payer == dispute.payer && *adapter == dispute.adapter && *fee == dispute.fee,
 					"a dispute does not match its entry"
 				);
+				ensure!(
+					bits.get((entry / 8) as usize).is_some_and(|b| b & (1 << (entry % 8)) != 0),
+					"an open dispute's entry is not marked disputed"
+				);
+				let sum = frozen.entry(dispute.adapter).or_default();
+				*sum = sum.saturating_add(dispute.fee);
+				let held = deposits.entry(dispute.payer.clone()).or_default();
+				*held = held.saturating_add(dispute.deposit);
 			}
+			ensure!(open_count == info.open_disputes, "a batch's open dispute count is wrong");
+			frozen.retain(|_, fee| !fee.is_zero());
+			let recorded: BTreeMap<_, _> =
+				info.frozen.iter().filter(|(_, fee)| !fee.is_zero()).cloned().collect();
+			ensure!(frozen == recorded, "a batch's frozen fees differ from its open disputes'");
 			ensure!(
-				!info.settled || info.disputed.iter().any(|d| d.state == DisputeState::Open),
+				!info.settled || info.open_disputes > 0,
 				"a settled batch with no open dispute is still stored"
 			);
 			owed = owed.saturating_add(Self::outstanding(&info));
+		}
+		for ((operator, sequence, _), _) in Disputes::<T>::iter() {
+			ensure!(
+				Batches::<T>::contains_key(&operator, sequence),
+				"a dispute outlives its batch"
+			);
+		}
+		for (operator, sequence, _) in DisputedEntries::<T>::iter() {
+			ensure!(
+				Batches::<T>::contains_key(&operator, sequence),
+				"a batch's dispute bitmap outlives the batch"
+			);
+		}
+		for (payer, deposit) in deposits {
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::DisputeDeposit.into(), &payer) == deposit,
+				"a payer's held dispute deposits differ from its open disputes'"
+			);
 		}
 		for (operator, sequence, _) in BatchEntries::<T>::iter() {
 			ensure!(

@@ -42,14 +42,20 @@
 //!   operator's next number ([`NextSequence`]), so a batch is accepted once and none is skipped.
 //!   Sequence numbers survive an operator's deregistration, so an operator that registers again
 //!   (possibly with its old key) cannot have its old batches replayed.
-//! - **Fee**: [`lineage_primitives::usage::usage_fee`] of an entry's tokens at the adapter's price
-//!   in force at the block of submission ([`AdapterInspect::adapter_terms`]). Deprecated adapters
+//! - **Fee**: [`lineage_primitives::usage::usage_fee`] of an entry's tokens at the lowest price the
+//!   adapter had in force over the blocks the batch says its records were served in
+//!   ([`UsageBatch::served_from`]..=[`UsageBatch::served_to`], at most [`Config::MaxServedAge`]
+//!   blocks old; [`AdapterInspect::adapter_terms_over`]): a price rise after serving never applies
+//!   to usage served before it. Deprecated adapters
 //!   are billable; revoked ones are not (`AdapterRevoked`).
 //! - **Dispute window**: an accepted batch's charges are final [`Config::DisputeWindow`] blocks
-//!   after its submission. Until then a payer may dispute any of its entries, which freezes the
-//!   entry's fee; [`Config::ResolveOrigin`] later refunds it (back into the payer's escrow, with a
-//!   slash of the operator's bond by [`Config::DisputeSlash`] to [`Config::SlashBeneficiary`]) or
-//!   releases it (to settlement).
+//!   after its submission. Until then a payer may dispute any of its entries, once each, which
+//!   freezes the entry's fee and holds [`Config::DisputeDeposit`] from the payer. Each entry's
+//!   dispute has its own storage ([`Disputes`]), so no payer, nor a ring of sock-puppet payers,
+//!   can use up dispute room others need. [`Config::ResolveOrigin`] later upholds it (the fee back
+//!   into the payer's escrow, the deposit back to the payer, a slash of the operator's bond by
+//!   [`Config::DisputeSlash`] to [`Config::SlashBeneficiary`]) or rejects it (the fee to
+//!   settlement, the deposit to the operator).
 //! - **Settlement**: after the window, anyone may settle a batch: its fees per adapter, less the
 //!   frozen ones, go from the pot to [`Config::Settlement`]. A batch's storage is removed once it
 //!   is settled and none of its disputes is open.
@@ -217,6 +223,13 @@ pub mod pallet {
 		#[pallet::constant]
 		type DisputeWindow: Get<BlockNumberFor<Self>>;
 
+		/// The most blocks between the first block a batch's records were served in
+		/// ([`UsageBatch::served_from`]) and the batch's submission. At most as far back as the
+		/// registry knows every price exactly (the model registry's `PriceChangeDelay`), so
+		/// that each fee is the price in force when it was served.
+		#[pallet::constant]
+		type MaxServedAge: Get<BlockNumberFor<Self>>;
+
 		/// The number of blocks between a withdrawal request and the withdrawal.
 		#[pallet::constant]
 		type WithdrawNotice: Get<BlockNumberFor<Self>>;
@@ -242,9 +255,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxPayersPerBatch: Get<u32>;
 
-		/// The most disputed entries in one batch.
+		/// What a payer deposits to dispute an entry, held under [`HoldReason::DisputeDeposit`]:
+		/// returned when the dispute is upheld, paid to the operator when it is rejected, so
+		/// that disputes cost their storage and governance's time unless they are right.
 		#[pallet::constant]
-		type MaxDisputesPerBatch: Get<u32>;
+		type DisputeDeposit: Get<BalanceOf<Self>>;
 
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
@@ -264,6 +279,9 @@ pub mod pallet {
 		/// An operator's bond.
 		#[codec(index = 0)]
 		OperatorBond,
+		/// A payer's deposit for an open dispute.
+		#[codec(index = 1)]
+		DisputeDeposit,
 	}
 
 	/// The registered operators.
@@ -318,6 +336,33 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type BatchEntries<T: Config> =
 		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, Sequence, ChargesOf<T>>;
+
+	/// The open disputes: operator, sequence, entry index → the dispute. Each entry of a batch
+	/// has its own key, so there are no shared dispute slots one payer (or a ring of them)
+	/// could fill for the others; each dispute holds a deposit from its payer.
+	#[pallet::storage]
+	pub type Disputes<T: Config> = StorageNMap<
+		_,
+		(
+			NMapKey<Blake2_128Concat, T::AccountId>,
+			NMapKey<Twox64Concat, Sequence>,
+			NMapKey<Twox64Concat, u32>,
+		),
+		DisputeOf<T>,
+	>;
+
+	/// Which entries of each batch in [`Batches`] have been disputed (one bit per entry, entry
+	/// `i` in bit `i % 8` of byte `i / 8`), open or resolved, so an entry is disputed at most
+	/// once. Removed with its batch.
+	#[pallet::storage]
+	pub type DisputedEntries<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Twox64Concat,
+		Sequence,
+		DisputedBitsOf<T>,
+	>;
 
 	/// The pallet's genesis: nothing to configure; it makes the pot exist
 	/// ([`Pallet::ensure_pot`]).
@@ -445,6 +490,8 @@ pub mod pallet {
 			payer: T::AccountId,
 			/// The fee frozen.
 			fee: BalanceOf<T>,
+			/// The deposit held from the payer.
+			deposit: BalanceOf<T>,
 		},
 		/// A dispute was resolved.
 		DisputeResolved {
@@ -454,7 +501,9 @@ pub mod pallet {
 			sequence: Sequence,
 			/// The entry's index in the batch.
 			entry: u32,
-			/// Whether the fee went back to the payer's escrow (else it is settled).
+			/// Whether the dispute was upheld: the fee went back to the payer's escrow and the
+			/// deposit to the payer. Otherwise the fee is settled and the deposit paid to the
+			/// operator.
 			refunded: bool,
 			/// What was slashed from the operator's bond.
 			slashed: BalanceOf<T>,
@@ -511,6 +560,11 @@ pub mod pallet {
 		TooManyPayers,
 		/// The batch's sequence number is not the operator's next one (a replay or a gap).
 		SequenceMismatch,
+		/// The batch's serving blocks are not `served_from <= served_to <= now`.
+		BadServedBlocks,
+		/// The batch's first record was served more than `MaxServedAge` blocks ago: its price
+		/// then is no longer known exactly.
+		ServedTooLongAgo,
 		/// An entry has no request or no token.
 		ZeroTokens,
 		/// The entries are not strictly ascending by (payer, adapter).
@@ -536,10 +590,10 @@ pub mod pallet {
 		NotPayer,
 		/// The batch's dispute window has passed.
 		DisputeWindowClosed,
-		/// The entry has been disputed already.
+		/// The entry has been disputed already (an entry is disputed at most once).
 		AlreadyDisputed,
-		/// The batch has `MaxDisputesPerBatch` disputes already.
-		TooManyDisputes,
+		/// The payer cannot hold the dispute deposit.
+		InsufficientDeposit,
 		/// The entry has no open dispute.
 		NotDisputed,
 		/// The batch's dispute window has not passed.
@@ -556,7 +610,6 @@ pub mod pallet {
 			assert!(T::MaxEndpointLength::get() > 0, "MaxEndpointLength must be non-zero");
 			assert!(T::MaxEntriesPerBatch::get() > 0, "MaxEntriesPerBatch must be non-zero");
 			assert!(T::MaxAdaptersPerBatch::get() > 0, "MaxAdaptersPerBatch must be non-zero");
-			assert!(T::MaxDisputesPerBatch::get() > 0, "MaxDisputesPerBatch must be non-zero");
 			assert!(T::MaxPayersPerBatch::get() > 0, "MaxPayersPerBatch must be non-zero");
 			assert!(
 				T::MaxPayersPerBatch::get() <= T::MaxEntriesPerBatch::get(),
@@ -746,11 +799,15 @@ pub mod pallet {
 		///   authorisation the payer signed for this operator and chain
 		///   ([`lineage_primitives::payer`]), whose spend limit bounds what the operator may have
 		///   charged the payer in total ([`Spent`]).
-		/// - Each entry costs [`lineage_primitives::usage::usage_fee`] at its adapter's price in
-		///   force now; each payer's fees are debited from its escrow with the operator.
+		/// - `batch.served_from ..= batch.served_to`: the blocks its records were served in, at
+		///   most [`Config::MaxServedAge`] blocks ago and none in the future.
+		/// - Each entry costs [`lineage_primitives::usage::usage_fee`] at the lowest price its
+		///   adapter had in force over the serving blocks (each of the two prices on its own), so
+		///   a later price rise never applies to usage served before it; each payer's fees are
+		///   debited from its escrow with the operator.
 		/// - Fails, cheap checks first, with `EmptyBatch`, `TooManyEntries`, `NotOperator`,
 		///   `OperatorNotActive`, `InsufficientBond`, `SequenceMismatch` (a replay or a gap),
-		///   `ZeroTokens`, `EntriesNotSorted`, `TooManyPayers`, `VoucherMismatch`,
+		///   `BadServedBlocks`, `ServedTooLongAgo`, `ZeroTokens`, `EntriesNotSorted`, `TooManyPayers`, `VoucherMismatch`,
 		///   `TooManyAdapters`, then
 		///   `BadSignature`, then `UnknownAdapter`, `AdapterRevoked`, then per payer
 		///   `BadVoucher`, `SpendLimitExceeded`, `InsufficientEscrow` or `Overflow`.
@@ -774,14 +831,16 @@ pub mod pallet {
 		}
 
 		/// Dispute entry `entry_index` of `operator`'s batch `sequence`: its fee is frozen until
-		/// [`Config::ResolveOrigin`] resolves the dispute.
+		/// [`Config::ResolveOrigin`] resolves the dispute, and [`Config::DisputeDeposit`] is held
+		/// from the caller until then. Every entry can be disputed by its payer, whatever other
+		/// payers dispute: there is no per-batch dispute limit to exhaust.
 		///
 		/// - Origin: signed, by the entry's payer, before the batch's dispute window closes.
 		/// - Fails with `UnknownBatch`, `DisputeWindowClosed`, `UnknownEntry`, `NotPayer`,
-		///   `AlreadyDisputed` (also once resolved) or `TooManyDisputes`.
+		///   `AlreadyDisputed` (also once resolved), `InsufficientDeposit` or `Overflow`.
 		/// - Emits [`Event::DisputeOpened`].
-		/// - Complexity: O(d) for `d` disputes of the batch; reads the batch and its entries,
-		///   writes the batch.
+		/// - Complexity: O(a) for the batch's `a` adapters; reads the batch, its entries and its
+		///   dispute bitmap, writes them and the dispute, and holds the deposit.
 		#[pallet::call_index(10)]
 		#[pallet::weight(T::WeightInfo::dispute())]
 		pub fn dispute(
@@ -802,8 +861,8 @@ pub mod pallet {
 		/// - Fails with `UnknownBatch`, `AlreadySettled`, `DisputeWindowOpen`, or the
 		///   settlement's error (nothing changes then).
 		/// - Emits [`Event::BatchSettled`].
-		/// - Complexity: O(a + d) for `a` adapters and `d` disputes, plus the settlement of `a`
-		///   adapters; the weight of the adapters not settled is refunded.
+		/// - Complexity: O(a) for `a` adapters, plus the settlement of `a` adapters; the weight of
+		///   the adapters not settled is refunded.
 		#[pallet::call_index(11)]
 		#[pallet::weight(
 			T::WeightInfo::settle_batch(T::MaxAdaptersPerBatch::get())
@@ -820,17 +879,19 @@ pub mod pallet {
 
 		/// Resolve the open dispute of entry `entry_index` of `operator`'s batch `sequence`.
 		///
-		/// - `refund`: the fee goes back into the payer's escrow with the operator, and the
-		///   operator's bond is slashed by the smaller of [`Config::DisputeSlash`] and the bond,
-		///   to [`Config::SlashBeneficiary`].
-		/// - otherwise (release): the fee is settled now if the batch is settled already, else it
-		///   is unfrozen and [`Pallet::settle_batch`] includes it.
+		/// - `refund` (upheld): the fee goes back into the payer's escrow with the operator, the
+		///   payer's deposit is released, and the operator's bond is slashed by the smaller of
+		///   [`Config::DisputeSlash`] and the bond, to [`Config::SlashBeneficiary`].
+		/// - otherwise (release, rejected): the payer's deposit is paid to the operator, and the
+		///   fee is settled now if the batch is settled already, else it is unfrozen and
+		///   [`Pallet::settle_batch`] includes it.
 		/// - Origin: [`Config::ResolveOrigin`] (governance).
 		/// - Fails with `UnknownBatch`, `NotDisputed`, or the currency's or the settlement's
 		///   error.
 		/// - Emits [`Event::DisputeResolved`].
-		/// - Complexity: O(a + d); a refund also writes the escrow and the operator and moves
-		///   held funds, a release of a settled batch settles one adapter.
+		/// - Complexity: O(a) for the batch's `a` adapters; removes the dispute, moves the
+		///   deposit; a refund also writes the escrow and the operator and moves held bond, a
+		///   release of a settled batch settles one adapter.
 		#[pallet::call_index(12)]
 		#[pallet::weight(if *refund {
 			T::WeightInfo::resolve_dispute_refund()

@@ -62,8 +62,8 @@ pub const MAX_ENTRIES: u32 = 1_000;
 pub const MAX_ADAPTERS: u32 = 32;
 /// The most payers per batch.
 pub const MAX_PAYERS: u32 = 250;
-/// The most disputes per batch.
-pub const MAX_DISPUTES: u32 = 4;
+/// What a payer deposits to dispute an entry.
+pub const DISPUTE_DEPOSIT: u128 = 25;
 /// The longest endpoint.
 pub const MAX_ENDPOINT: u32 = 64;
 
@@ -83,6 +83,8 @@ pub const OP2: u64 = 11;
 pub const RELAYER: u64 = 20;
 /// Where the mock settlement sends fees.
 pub const SINK: u64 = 98;
+/// The most blocks a batch's first record may have been served before its submission.
+pub const SERVED_AGE: u32 = 50;
 /// Who receives slashed bonds.
 pub const TREASURY: u64 = 99;
 /// The starting balance of the funded accounts.
@@ -95,12 +97,13 @@ parameter_types! {
 	pub const SlashBeneficiary: u64 = TREASURY;
 	pub const DisputeWindow: u32 = WINDOW;
 	pub const WithdrawNotice: u32 = NOTICE;
+	pub const MaxServedAge: u32 = SERVED_AGE;
 	pub const UnbondingPeriod: u32 = UNBONDING;
 	pub const MaxEndpointLength: u32 = MAX_ENDPOINT;
 	pub const MaxEntriesPerBatch: u32 = MAX_ENTRIES;
 	pub const MaxAdaptersPerBatch: u32 = MAX_ADAPTERS;
 	pub const MaxPayersPerBatch: u32 = MAX_PAYERS;
-	pub const MaxDisputesPerBatch: u32 = MAX_DISPUTES;
+	pub const DisputeDeposit: u128 = DISPUTE_DEPOSIT;
 }
 
 /// An adapter as the model registry's test double knows it.
@@ -170,6 +173,23 @@ impl AdapterInspect<u64, u128, u32> for MockAdapters {
 			status: info.status,
 			training: Vec::new(),
 		})
+	}
+
+	fn adapter_terms_over(
+		adapter: AdapterId,
+		first: u32,
+		last: u32,
+	) -> Option<AdapterTerms<u64, u128>> {
+		let terms = Self::adapter_terms(adapter, first)?;
+		let info = ADAPTERS.with(|a| a.borrow().get(&adapter).cloned())?;
+		let (per_1k_input, per_1k_output) = info
+			.prices
+			.iter()
+			.filter(|(from, _, _)| first < *from && *from <= last)
+			.fold((terms.per_1k_input, terms.per_1k_output), |(i, o), (_, pi, po)| {
+				(i.min(*pi), o.min(*po))
+			});
+		Some(AdapterTerms { per_1k_input, per_1k_output, ..terms })
 	}
 }
 
@@ -245,12 +265,13 @@ impl pallet_usage::Config for Test {
 	type ResolveOrigin = EnsureRoot<u64>;
 	type DisputeWindow = DisputeWindow;
 	type WithdrawNotice = WithdrawNotice;
+	type MaxServedAge = MaxServedAge;
 	type UnbondingPeriod = UnbondingPeriod;
 	type MaxEndpointLength = MaxEndpointLength;
 	type MaxEntriesPerBatch = MaxEntriesPerBatch;
 	type MaxAdaptersPerBatch = MaxAdaptersPerBatch;
 	type MaxPayersPerBatch = MaxPayersPerBatch;
-	type MaxDisputesPerBatch = MaxDisputesPerBatch;
+	type DisputeDeposit = DisputeDeposit;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockAdapters;

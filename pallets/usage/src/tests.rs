@@ -45,6 +45,10 @@ fn held(who: u64) -> u128 {
 	Balances::balance_on_hold(&RuntimeHoldReason::Usage(HoldReason::OperatorBond), &who)
 }
 
+fn deposit_held(who: u64) -> u128 {
+	Balances::balance_on_hold(&RuntimeHoldReason::Usage(HoldReason::DisputeDeposit), &who)
+}
+
 fn pot() -> u64 {
 	Usage::pot_account()
 }
@@ -64,7 +68,15 @@ fn entry(
 }
 
 fn batch(operator: u64, sequence: Sequence, entries: Vec<UsageEntry<u64>>) -> UsageBatch<u64> {
-	UsageBatch { operator, sequence, entries, records_root: H256::repeat_byte(7) }
+	let now = System::block_number();
+	UsageBatch {
+		operator,
+		sequence,
+		served_from: now,
+		served_to: now,
+		entries,
+		records_root: H256::repeat_byte(7),
+	}
 }
 
 /// `pair`'s signature over `batch` on this chain.
@@ -706,7 +718,7 @@ fn submit_usage_works() {
 		assert_eq!(info.entry_count, 3);
 		assert_eq!(info.total_fee, 64);
 		assert_eq!(info.fees_by_adapter.to_vec(), vec![(1, 50), (2, 14)]);
-		assert!(info.disputed.is_empty());
+		assert!(info.frozen.is_empty() && info.open_disputes == 0);
 		assert!(!info.settled);
 		assert_eq!(
 			BatchEntries::<Test>::get(OP, 0).expect("stored").to_vec(),
@@ -929,6 +941,52 @@ fn submit_usage_price_in_force_works() {
 		run_to_block(5);
 		assert_ok!(submit(&one(1)));
 		assert_eq!(Usage::escrow_of(&ALICE, &OP), ESCROW - 30 - 300);
+	});
+}
+
+#[test]
+fn submit_usage_charges_the_price_in_force_when_served_not_when_submitted() {
+	build_and_execute(|| {
+		setup();
+		// A rise from 10/20 to 100/200 per 1k, in force from block 5.
+		MockAdapters::set_price(1, 5, 100, 200);
+		run_to_block(3);
+		let served = |sequence, from, to| UsageBatch {
+			served_from: from,
+			served_to: to,
+			..batch(OP, sequence, vec![entry(ALICE, 1, 1, 1_000, 1_000)])
+		};
+		// Served at 3 and 4, submitted at 9, after the rise: the old price.
+		run_to_block(9);
+		assert_ok!(submit(&served(0, 3, 4)));
+		assert_eq!(Usage::escrow_of(&ALICE, &OP), ESCROW - 30);
+		// Served across the rise: the lower price of the two.
+		assert_ok!(submit(&served(1, 4, 6)));
+		assert_eq!(Usage::escrow_of(&ALICE, &OP), ESCROW - 30 - 30);
+		// Served after it: the new price.
+		assert_ok!(submit(&served(2, 5, 9)));
+		assert_eq!(Usage::escrow_of(&ALICE, &OP), ESCROW - 30 - 30 - 300);
+	});
+}
+
+#[test]
+fn submit_usage_refuses_serving_blocks_in_the_future_reversed_or_too_old() {
+	build_and_execute(|| {
+		setup();
+		run_to_block(10);
+		let served = |from, to| UsageBatch {
+			served_from: from,
+			served_to: to,
+			..batch(OP, 0, vec![entry(ALICE, 1, 1, 1_000, 1_000)])
+		};
+		assert_noop!(submit(&served(10, 11)), Error::BadServedBlocks);
+		assert_noop!(submit(&served(u32::MAX, u32::MAX)), Error::BadServedBlocks);
+		assert_noop!(submit(&served(9, 8)), Error::BadServedBlocks);
+		run_to_block(10 + SERVED_AGE + 1);
+		assert_noop!(submit(&served(10, 10)), Error::ServedTooLongAgo);
+		assert_noop!(submit(&served(0, 60)), Error::ServedTooLongAgo);
+		// Exactly `MaxServedAge` blocks old is still charged.
+		assert_ok!(submit(&served(11, 11)));
 	});
 }
 
@@ -1224,17 +1282,29 @@ fn dispute_works() {
 	build_and_execute(|| {
 		setup_with_batch();
 		run_to_block(WINDOW);
+		let bob_before = free(BOB);
 		assert_ok!(Usage::dispute(signed(BOB), OP, 0, 2));
 		System::assert_has_event(
-			Event::DisputeOpened { operator: OP, sequence: 0, entry: 2, payer: BOB, fee: 30 }
-				.into(),
+			Event::DisputeOpened {
+				operator: OP,
+				sequence: 0,
+				entry: 2,
+				payer: BOB,
+				fee: 30,
+				deposit: DISPUTE_DEPOSIT,
+			}
+			.into(),
+		);
+		assert_eq!(
+			Disputes::<Test>::get((OP, 0, 2)),
+			Some(Dispute { payer: BOB, adapter: 1, fee: 30, deposit: DISPUTE_DEPOSIT })
 		);
 		let info = Batches::<Test>::get(OP, 0).expect("stored");
-		assert_eq!(
-			info.disputed.to_vec(),
-			vec![Dispute { entry: 2, adapter: 1, fee: 30, payer: BOB, state: DisputeState::Open }]
-		);
-		// The fee stays charged while frozen.
+		assert_eq!((info.open_disputes, info.frozen.to_vec()), (1, vec![(1, 30)]));
+		assert_eq!(DisputedEntries::<Test>::get(OP, 0).map(|b| b.to_vec()), Some(vec![0b100]));
+		// The deposit is held from Bob; the fee stays charged while frozen.
+		assert_eq!(free(BOB), bob_before - DISPUTE_DEPOSIT);
+		assert_eq!(deposit_held(BOB), DISPUTE_DEPOSIT);
 		assert_eq!(Usage::escrow_of(&BOB, &OP), ESCROW - 30);
 	});
 }
@@ -1269,18 +1339,41 @@ fn dispute_already_disputed_fails() {
 }
 
 #[test]
-fn dispute_too_many_fails() {
+fn dispute_room_cannot_be_exhausted_by_a_ring_of_payers() {
 	build_and_execute(|| {
 		setup();
-		for a in 3..=5 {
-			MockAdapters::add(a, 1, 1);
+		// 200 sock-puppet payers with one small entry each, and Alice's entry last.
+		let ring: Vec<u64> = (1_000..1_200).collect();
+		let mut entries: Vec<_> = ring.iter().map(|p| entry(*p, 1, 1, 1, 1)).collect();
+		entries.insert(0, entry(ALICE, 1, 1, 1_000, 1_000));
+		let mut vouchers = vec![voucher(ALICE, OP, u128::MAX)];
+		for p in &ring {
+			Balances::set_balance(p, 1_000);
+			assert_ok!(Usage::deposit_escrow(signed(*p), OP, 100));
+			vouchers.push(voucher(*p, OP, u128::MAX));
 		}
-		let five = batch(OP, 0, (1..=5).map(|a| entry(ALICE, a, 1, 1_000, 1_000)).collect());
-		assert_ok!(submit(&five));
-		for i in 0..MAX_DISPUTES {
-			assert_ok!(Usage::dispute(signed(ALICE), OP, 0, i));
+		let big = batch(OP, 0, entries);
+		assert_ok!(submit_with(&big, vouchers));
+		// Every puppet disputes its entry, each paying a deposit...
+		for (i, p) in ring.iter().enumerate() {
+			assert_ok!(Usage::dispute(signed(*p), OP, 0, i as u32 + 1));
+			assert_eq!(deposit_held(*p), DISPUTE_DEPOSIT);
 		}
-		assert_noop!(Usage::dispute(signed(ALICE), OP, 0, MAX_DISPUTES), Error::TooManyDisputes);
+		// ...and Alice can still dispute hers.
+		assert_ok!(Usage::dispute(signed(ALICE), OP, 0, 0));
+		assert_eq!(Batches::<Test>::get(OP, 0).expect("stored").open_disputes, 201);
+		Usage::do_try_state().expect("invariants hold");
+	});
+}
+
+#[test]
+fn dispute_without_the_deposit_fails() {
+	build_and_execute(|| {
+		setup_with_batch();
+		// Bob keeps less than the deposit (above the existential deposit).
+		let keep = ED + DISPUTE_DEPOSIT - 1;
+		Balances::set_balance(&BOB, keep);
+		assert_noop!(Usage::dispute(signed(BOB), OP, 0, 2), Error::InsufficientDeposit);
 	});
 }
 
@@ -1327,7 +1420,10 @@ fn resolve_dispute_refund_works() {
 		let info = Batches::<Test>::get(OP, 0).expect("stored");
 		assert_eq!(info.total_fee, 34);
 		assert_eq!(info.fees_by_adapter.to_vec(), vec![(1, 20), (2, 14)]);
-		assert_eq!(info.disputed[0].state, DisputeState::Refunded);
+		assert_eq!((info.open_disputes, info.refunded), (0, 30));
+		assert!(info.frozen.is_empty() && Disputes::<Test>::get((OP, 0, 2)).is_none());
+		// Upheld: Bob's deposit is back.
+		assert_eq!(deposit_held(BOB), 0);
 		// Settlement excludes it.
 		past_window();
 		assert_ok!(Usage::settle_batch(signed(RELAYER), OP, 0));
@@ -1337,6 +1433,7 @@ fn resolve_dispute_refund_works() {
 		);
 		assert!(Batches::<Test>::get(OP, 0).is_none());
 		assert!(BatchEntries::<Test>::get(OP, 0).is_none());
+		assert!(DisputedEntries::<Test>::get(OP, 0).is_none());
 		// Refunded once only.
 		assert_noop!(
 			Usage::resolve_dispute(RuntimeOrigin::root(), OP, 0, 2, true),
@@ -1412,6 +1509,7 @@ fn resolve_dispute_release_before_settlement_works() {
 	build_and_execute(|| {
 		setup_with_batch();
 		assert_ok!(Usage::dispute(signed(BOB), OP, 0, 2));
+		let op_free = free(OP);
 		assert_ok!(Usage::resolve_dispute(RuntimeOrigin::root(), OP, 0, 2, false));
 		System::assert_has_event(
 			Event::DisputeResolved {
@@ -1423,13 +1521,14 @@ fn resolve_dispute_release_before_settlement_works() {
 			}
 			.into(),
 		);
-		// Nothing settled yet; the bond untouched.
+		// Nothing settled yet; the bond untouched; rejected: Bob's deposit goes to the
+		// operator.
 		assert!(MockSettlement::calls().is_empty());
 		assert_eq!(held(OP), BOND);
-		assert_eq!(
-			Batches::<Test>::get(OP, 0).expect("stored").disputed[0].state,
-			DisputeState::Released
-		);
+		assert_eq!(deposit_held(BOB), 0);
+		assert_eq!(free(OP), op_free + DISPUTE_DEPOSIT);
+		let info = Batches::<Test>::get(OP, 0).expect("stored");
+		assert!(info.open_disputes == 0 && info.frozen.is_empty());
 		// Unfrozen: settle_batch includes it.
 		past_window();
 		assert_ok!(Usage::settle_batch(signed(RELAYER), OP, 0));

@@ -33,8 +33,17 @@ pub type PayerVoucherOf<T> =
 	PayerVoucher<<T as frame_system::Config>::AccountId, <T as Config>::PayerSignature>;
 /// The vouchers beside a batch: one per distinct payer, ascending by payer.
 pub type VouchersOf<T> = BoundedVec<PayerVoucherOf<T>, <T as Config>::MaxPayersPerBatch>;
-/// The disputed entries of a batch, in the order they were disputed.
-pub type DisputesOf<T> = BoundedVec<DisputeOf<T>, <T as Config>::MaxDisputesPerBatch>;
+/// One bit per entry of a batch, set once the entry has been disputed ([`DisputedEntries`]).
+pub type DisputedBitsOf<T> = BoundedVec<u8, DisputedBytes<T>>;
+
+/// The bytes of a batch's dispute bitmap at most: one bit per entry of the largest batch.
+pub struct DisputedBytes<T>(core::marker::PhantomData<T>);
+
+impl<T: Config> polkadot_sdk::frame_support::traits::Get<u32> for DisputedBytes<T> {
+	fn get() -> u32 {
+		<T as Config>::MaxEntriesPerBatch::get().div_ceil(8)
+	}
+}
 
 /// Where an operator is in its life.
 #[derive(
@@ -102,44 +111,21 @@ pub struct EscrowInfo<Balance, BlockNumber> {
 	pub withdrawal: Option<(Balance, BlockNumber)>,
 }
 
-/// Where a dispute is.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-)]
-pub enum DisputeState {
-	/// Awaiting [`Config::ResolveOrigin`]: the entry's fee is frozen.
-	Open,
-	/// Resolved for the payer: the fee went back to its escrow.
-	Refunded,
-	/// Resolved for the operator: the fee is (or will be) settled.
-	Released,
-}
-
-/// A disputed entry of a batch. Resolved disputes stay recorded, so an entry is disputed at most
-/// once.
+/// An open dispute of one entry of a batch, stored in [`Disputes`] until it is resolved. An
+/// entry is disputed at most once ([`DisputedEntries`] remembers it after resolution).
 #[derive(
 	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
 )]
 pub struct Dispute<AccountId, Balance> {
-	/// The entry's index in the batch.
-	pub entry: u32,
-	/// The entry's adapter.
-	pub adapter: AdapterId,
-	/// The fee charged for the entry.
-	pub fee: Balance,
 	/// The entry's payer, who disputed it.
 	pub payer: AccountId,
-	/// Where the dispute is.
-	pub state: DisputeState,
+	/// The entry's adapter.
+	pub adapter: AdapterId,
+	/// The fee charged for the entry, frozen while the dispute is open.
+	pub fee: Balance,
+	/// The deposit held from the payer under [`HoldReason::DisputeDeposit`]: returned when the
+	/// dispute is upheld, paid to the operator when it is rejected.
+	pub deposit: Balance,
 }
 
 /// An accepted usage batch, until it is settled and none of its disputes is open. Its charged
@@ -163,8 +149,13 @@ pub struct BatchInfo<T: Config> {
 	pub total_fee: BalanceOf<T>,
 	/// `total_fee` per adapter, ascending by adapter id.
 	pub fees_by_adapter: FeesByAdapterOf<T>,
-	/// Its disputed entries.
-	pub disputed: DisputesOf<T>,
+	/// The fees frozen by its open disputes, per adapter, ascending by adapter id (adapters with
+	/// none left out).
+	pub frozen: FeesByAdapterOf<T>,
+	/// The number of its open disputes (its entries in [`Disputes`]).
+	pub open_disputes: u32,
+	/// The fees refunded to payers after upheld disputes.
+	pub refunded: BalanceOf<T>,
 	/// Whether [`Pallet::settle_batch`] has settled it.
 	pub settled: bool,
 }

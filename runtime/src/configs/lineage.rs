@@ -47,8 +47,15 @@ parameter_types! {
 	/// Held from an adapter's author for the adapter's evaluation: one fixed-size record (84
 	/// bytes), kept for good like the adapter's.
 	pub const EvaluationDeposit: crate::Balance = UNIT / 10;
-	/// Blocks between an author's price change and the block it takes effect (10 min at 6 s).
-	pub const PriceChangeDelay: BlockNumber = 100;
+	/// Blocks between an author's price change and the block it takes effect (a day at 6 s, 4 h
+	/// of 1-second dev blocks). It is also how far back the registry knows every price exactly,
+	/// so it bounds how late usage may be charged at the price it was served at
+	/// (`MaxServedAge`): an oracle has this long to get a batch on chain after an outage.
+	pub const PriceChangeDelay: BlockNumber = 14_400;
+	/// Held from a payer for each dispute until it is resolved: returned when upheld, paid to
+	/// the operator when rejected. One item of about 100 bytes, and at least a whole unit so
+	/// that disputing every entry of a batch costs more than governance's time is worth.
+	pub const DisputeDeposit: crate::Balance = UNIT + deposit(1, 100);
 
 	/// The usage pallet's pot: payers' escrow and charged fees not yet settled.
 	pub const UsagePalletId: PalletId = PalletId(*b"lin/usge");
@@ -76,6 +83,8 @@ parameter_types! {
 	pub const JobDepositPerByte: crate::Balance = deposit(0, 1);
 	/// The shortest time to live of a job: an operator needs a few blocks to answer.
 	pub const MinJobTtl: BlockNumber = 5;
+	/// How long an operator's claim on an open job lasts (50 s of dev blocks, 5 min at 6 s).
+	pub const JobClaimPeriod: BlockNumber = 50;
 	/// The longest time to live of a job (a day of 1-second dev blocks, 6 days at 6 s).
 	pub const MaxJobTtl: BlockNumber = 86_400;
 }
@@ -140,6 +149,8 @@ impl pallet_usage::Config for Runtime {
 	type ResolveOrigin = EnsureRoot<AccountId>;
 	type DisputeWindow = DisputeWindow;
 	type WithdrawNotice = WithdrawNotice;
+	/// As far back as the model registry keeps exact prices.
+	type MaxServedAge = PriceChangeDelay;
 	type UnbondingPeriod = UnbondingPeriod;
 	type MaxEndpointLength = ConstU32<256>;
 	/// 16,384 entries of ~41 bytes are ~670 KB, well inside a block's 3.75 MB normal length.
@@ -152,7 +163,7 @@ impl pallet_usage::Config for Runtime {
 	type MaxAdaptersPerBatch = ConstU32<16>;
 	/// Each payer's voucher is ~200 bytes and one sr25519 check: 2,048 of them are ~400 KB.
 	type MaxPayersPerBatch = ConstU32<2_048>;
-	type MaxDisputesPerBatch = ConstU32<64>;
+	type DisputeDeposit = DisputeDeposit;
 	type WeightInfo = pallet_usage::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = benchmark_helpers::RealAdapters;
@@ -175,6 +186,12 @@ impl pallet_jobs::Config for Runtime {
 	type MaxJobsPerBlock = ConstU32<64>;
 	type JobDepositBase = JobDepositBase;
 	type JobDepositPerByte = JobDepositPerByte;
+	/// SmolLM2's chat template wraps a job's message in its default system prompt and the
+	/// role markers: about 30 tokens (and one end of sequence); 64 leaves room for templates
+	/// of other base models without letting an operator inflate a job's counts by much.
+	type MaxOverheadTokens = ConstU32<64>;
+	/// Long enough to claim, generate up to 512 tokens on a CPU and have the answer included.
+	type ClaimPeriod = JobClaimPeriod;
 	type WeightInfo = pallet_jobs::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = benchmark_helpers::RealAdapters;

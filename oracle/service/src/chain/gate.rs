@@ -148,8 +148,9 @@ impl ChainGate {
 		Arc::new(JournalSink { gate: self.clone() })
 	}
 
-	/// `payer`'s escrow and spend with this operator at the current finalized block.
-	async fn standing(&self, payer: &[u8; 32]) -> Result<PayerStanding, InferError> {
+	/// `payer`'s escrow and spend with this operator at the current finalized block, and that
+	/// block's number.
+	async fn standing(&self, payer: &[u8; 32]) -> Result<(PayerStanding, u32), InferError> {
 		let client = self.link.client().ok_or_else(|| {
 			InferError::Unavailable(
 				"the oracle is not connected to the chain; retry shortly".into(),
@@ -159,7 +160,11 @@ impl ChainGate {
 			InferError::Unavailable(format!("reading escrow from the chain failed: {e}"))
 		};
 		let at = client.at_current_block().await.map_err(|e| unavailable(&e))?;
-		payer_standing(&at, AccountId32(*payer), self.operator).await.map_err(|e| unavailable(&e))
+		let block = u32::try_from(at.block_number()).unwrap_or(u32::MAX);
+		let standing = payer_standing(&at, AccountId32(*payer), self.operator)
+			.await
+			.map_err(|e| unavailable(&e))?;
+		Ok((standing, block))
 	}
 
 	/// Checks once that the stored bytes of `hash` hash to it.
@@ -194,6 +199,7 @@ impl ChainGate {
 					payer: Some(payer),
 					chain_adapter: None,
 					spent: None,
+					served_at: None,
 					hold: None,
 				});
 			}
@@ -228,7 +234,7 @@ impl ChainGate {
 					.into(),
 			));
 		};
-		let standing = self.standing(&payer).await?;
+		let (standing, served_at) = self.standing(&payer).await?;
 		let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
 		let owed = ledger.owed(&payer, &self.registry);
 		let reserved = ledger.reserved.get(&payer).copied().unwrap_or(0);
@@ -268,6 +274,7 @@ impl ChainGate {
 			payer: Some(payer),
 			chain_adapter: Some(adapter.id),
 			spent: Some(counted),
+			served_at: Some(served_at),
 			hold: Some(Box::new(hold)),
 		})
 	}
@@ -305,6 +312,7 @@ impl UsageSink for JournalSink {
 			output_tokens: rec.completion_tokens as u64,
 			response_hash: Hash::from(rec.response_sha256),
 			finished_at_ms: rec.unix_time_ms,
+			served_at: rec.served_at.ok_or("a chain-mode request finished without its block")?,
 		};
 		let Some(voucher) = &rec.voucher else {
 			return Err("a chain-mode request finished without the payer's authorisation".into());

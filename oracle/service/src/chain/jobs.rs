@@ -27,6 +27,9 @@
 //!   with a log line and `lineage_jobs_total{outcome="given_up"}`; the others continue.
 //! - **Nonces**: answers are submitted through the operator's [`Submitter`], shared with the
 //!   proof loop, which serialises nonce assignment and lets several answers finalize at once.
+//! - **Claimed first**: a job open to any operator is claimed on chain (`Jobs::claim`) before
+//!   its answer is computed, so the answer cannot be copied from the pool by another operator;
+//!   a job another operator holds a live claim on is looked at again later (the claim may lapse).
 
 use std::{
 	collections::BTreeSet,
@@ -582,6 +585,28 @@ impl JobRunner {
 		let operator = account_of(key);
 		if !matches!(job.state, JobState::Pending) || job.operator.is_some_and(|o| o != operator) {
 			return Ok(Answer::Skip);
+		}
+		// An open job is answered only under this operator's live claim: claim it before
+		// computing, so the answer cannot be copied from the pool by another operator.
+		if job.operator.is_none() {
+			let now = at.block_number();
+			match &job.claim {
+				Some((who, until)) if u64::from(*until) > now && *who != operator => {
+					return Ok(Answer::Later("another operator holds a live claim on the job".into()));
+				},
+				Some((who, until)) if u64::from(*until) > now && *who == operator => {},
+				_ => {
+					let call = lineage::tx().jobs().claim(id);
+					match self.submitter.submit(client, &call).await {
+						Ok(_) => tracing::info!(job = id, "job claimed"),
+						Err(ClientError::Dispatch(reason)) => {
+							tracing::info!(job = id, %reason, "the job could not be claimed");
+							return Ok(Answer::Skip);
+						},
+						Err(e) => return Ok(Answer::Later(format!("claiming the job failed: {e}"))),
+					}
+				},
+			}
 		}
 		let Some((hash, terms)) = self.registry.entry(job.adapter) else {
 			return Ok(Answer::GiveUp(format!("adapter {} is not in the registry", job.adapter)));

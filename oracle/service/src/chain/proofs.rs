@@ -55,6 +55,8 @@ pub fn to_wire(batch: &UsageBatch<lineage_primitives::AccountId>) -> wire::Usage
 	wire::UsageBatch {
 		operator: AccountId32(batch.operator.clone().into()),
 		sequence: batch.sequence,
+		served_from: batch.served_from,
+		served_to: batch.served_to,
 		entries: batch
 			.entries
 			.iter()
@@ -101,6 +103,10 @@ pub fn vouchers_to_wire(vouchers: &[lineage_primitives::payer::Voucher]) -> Wire
 	lineage::runtime_types::bounded_collections::bounded_vec::BoundedVec(vouchers.collect())
 }
 
+/// Blocks of margin kept below the chain's `MaxServedAge` when records too old are dropped
+/// from a refused batch, for the blocks until the batch is included.
+const SERVED_AGE_MARGIN: u32 = 5;
+
 /// Why the chain refused a batch, as far as the oracle acts on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -113,6 +119,10 @@ pub enum Refusal {
 	/// Some entries are at fault (a payer's escrow, spend limit or voucher, an adapter revoked
 	/// or unknown): those records are rejected and the rest cut again.
 	Entries,
+	/// Some records were served longer ago than the chain still prices exactly
+	/// (`MaxServedAge`, after a long outage): those records are rejected and the rest cut
+	/// again.
+	TooOld,
 	/// The batch itself is malformed (an oracle bug): it is rejected whole.
 	Batch,
 }
@@ -133,6 +143,8 @@ pub fn classify(message: &str) -> Refusal {
 		Refusal::Later
 	} else if message.contains("BadSignature") {
 		Refusal::Resign
+	} else if message.contains("ServedTooLongAgo") {
+		Refusal::TooOld
 	} else if named(&ENTRIES) {
 		Refusal::Entries
 	} else {
@@ -439,6 +451,28 @@ pub async fn proof_round(
 					);
 					report.rejected = Some((seq, m));
 				},
+				Refusal::TooOld => {
+					let at = client.at_current_block().await.map_err(rpc_err)?;
+					let age = at
+						.constants()
+						.entry(lineage::constants().usage().max_served_age())
+						.map_err(rpc_err)?;
+					let now = at.block_number();
+					// The batch lands a block or more after `now`: leave a few blocks' margin.
+					let oldest = (now as u32).saturating_sub(age).saturating_add(SERVED_AGE_MARGIN);
+					let (refused, back) =
+						journal.reject_batch_records(seq, |r| r.served_at < oldest, &m)?;
+					gate.refresh_outstanding()?;
+					tracing::error!(
+						sequence = seq,
+						rejected = refused,
+						kept = back,
+						oldest_block = oldest,
+						"records served too long ago to be charged at their price: they are kept \
+						 as rejected, the rest are cut again"
+					);
+					report.rejected = Some((seq, m));
+				},
 				Refusal::Batch => {
 					let n = journal.reject_batch(seq, &m)?;
 					gate.refresh_outstanding()?;
@@ -531,6 +565,8 @@ mod tests {
 	fn refusals_are_classified_by_the_error_named() {
 		assert_eq!(classify("Module error: Usage::InsufficientBond"), Refusal::Later);
 		assert_eq!(classify("Usage::BadSignature"), Refusal::Resign);
+		assert_eq!(classify("Usage::ServedTooLongAgo"), Refusal::TooOld);
+		assert_eq!(classify("Usage::BadServedBlocks"), Refusal::Batch);
 		for e in ["InsufficientEscrow", "SpendLimitExceeded", "BadVoucher", "AdapterRevoked"] {
 			assert_eq!(classify(&format!("Usage::{e}")), Refusal::Entries, "{e}");
 		}
@@ -593,6 +629,8 @@ mod tests {
 			batch: UsageBatch {
 				operator: operator(),
 				sequence: 0,
+				served_from: 1,
+				served_to: 1,
 				entries,
 				records_root: Default::default(),
 			},

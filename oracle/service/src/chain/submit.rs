@@ -146,8 +146,18 @@ impl Submitter {
 				.create_signed(call, &self.key, params)
 				.await
 				.map_err(|e| ClientError::Extrinsic(Box::new(e)))?;
-			let mut progress =
-				tx.submit_and_watch().await.map_err(|e| ClientError::Extrinsic(Box::new(e)))?;
+			// The node refuses a used nonce either at once, as an RPC error (legacy backends:
+			// 1010 outdated, 1014 priority too low), or as the first status of the watch.
+			let mut progress = match tx.submit_and_watch().await {
+				Ok(progress) => progress,
+				Err(e) if nonce_refusal(&e.to_string()) == NonceRefusal::Taken => {
+					tracing::debug!(nonce, reason = %e, "nonce in use; trying the next");
+					*next = Some(nonce + 1);
+					last = e.to_string();
+					continue;
+				},
+				Err(e) => return Err(ClientError::Extrinsic(Box::new(e))),
+			};
 			// The first status says whether the pool took it.
 			let message = match progress.next().await {
 				Some(Ok(TransactionStatus::InFinalizedBlock(in_block))) => {

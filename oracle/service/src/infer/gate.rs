@@ -33,6 +33,9 @@ pub struct GatePass {
 	/// What the gate counts against the payer's spend limit, this request included at its
 	/// most (the response's `x-lineage-spent`), when it counts one.
 	pub spent: Option<u128>,
+	/// The finalized block whose chain state admitted it (the block its price was quoted at),
+	/// when a chain gate admitted it.
+	pub served_at: Option<u32>,
 	/// Released on drop.
 	pub hold: Option<Box<dyn Send + Sync>>,
 }
@@ -40,7 +43,7 @@ pub struct GatePass {
 impl GatePass {
 	/// A pass with no payer, no chain adapter and nothing held.
 	pub fn open() -> Self {
-		GatePass { payer: None, chain_adapter: None, spent: None, hold: None }
+		GatePass { payer: None, chain_adapter: None, spent: None, served_at: None, hold: None }
 	}
 }
 

@@ -336,6 +336,7 @@ pub fn drive(
 		payer: ctx.pass.payer,
 		voucher: ctx.voucher.clone(),
 		chain_adapter: ctx.pass.chain_adapter,
+		served_at: ctx.pass.served_at,
 	});
 	match recorded {
 		Ok(()) => {

@@ -34,6 +34,8 @@ pub struct FinishedRequest {
 	/// The adapter's id on chain, when the [`RequestGate`](super::gate::RequestGate) resolved
 	/// one.
 	pub chain_adapter: Option<AdapterId>,
+	/// The finalized block the gate admitted it at, when a chain gate did.
+	pub served_at: Option<u32>,
 }
 
 /// Why a [`UsageSink`] could not record a request (the journal's own error, boxed).

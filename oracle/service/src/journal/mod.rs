@@ -60,8 +60,9 @@ use std::{
 	path::{Path, PathBuf},
 };
 
-/// The layout version this code reads and writes (2: vouchers with every record and batch).
-const LAYOUT_VERSION: u64 = 2;
+/// The layout version this code reads and writes (3: each record names the block it was served
+/// at, each batch its serving blocks; 2 added vouchers to every record and batch).
+const LAYOUT_VERSION: u64 = 3;
 /// `meta` key of the layout version.
 const META_VERSION: &str = "layout_version";
 /// `meta` key of the next record number.
@@ -492,9 +493,13 @@ impl Journal {
 			let mut recs: Vec<UsageRecord<AccountId>> =
 				taken.into_iter().map(|(_, rec)| rec).collect();
 			recs.sort_by_key(|r| r.request_id);
+			let served_from = recs.iter().map(|r| r.served_at).min().unwrap_or_default();
+			let served_to = recs.iter().map(|r| r.served_at).max().unwrap_or_default();
 			let batch = UsageBatch {
 				operator: operator.clone(),
 				sequence,
+				served_from,
+				served_to,
 				entries: entries.into_values().collect(),
 				records_root: records_root(&recs),
 			};

@@ -31,6 +31,8 @@ fn rec(id: u64, payer: u8, adapter: AdapterId, input: u64, output: u64) -> Usage
 		output_tokens: output,
 		response_hash: Hash::repeat_byte(id as u8),
 		finished_at_ms: 1_700_000_000_000 + id,
+		// Served at a block of its own, out of order with the ids.
+		served_at: 100 + id as u32 % 7,
 	}
 }
 
@@ -157,6 +159,8 @@ fn cut_batch_aggregates_sorts_and_roots() {
 	assert_eq!(stored.records, vec![0, 1, 2, 3, 4, 5]);
 	assert_eq!(stored.batch.operator, operator());
 	assert_eq!(stored.batch.sequence, 4);
+	// The batch spans the blocks its records were served at (ids 50 and 20: 101 and 106).
+	assert_eq!((stored.batch.served_from, stored.batch.served_to), (101, 106));
 	assert_chain_valid(&stored.batch);
 	let entry = |payer: u8, adapter, requests, input, output| UsageEntry {
 		payer: account(payer),

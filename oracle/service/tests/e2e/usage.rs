@@ -153,7 +153,10 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 	);
 	submit!(node, client, lineage::tx().usage().deposit_escrow(id(&eve), 100 * UNIT), &alice);
 
-	// Three requests of Alice's on Dave's adapter, journaled and aggregated into one entry.
+	// Three requests of Alice's on Dave's adapter, served at the current finalized block,
+	// journaled and aggregated into one entry.
+	let served_at =
+		client.at_current_block().await.expect("the finalized block").block_number() as u32;
 	let records: Vec<UsageRecord<lineage_primitives::AccountId>> = (0u8..3)
 		.map(|i| UsageRecord {
 			request_id: H256::repeat_byte(i + 1),
@@ -163,11 +166,14 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 			output_tokens: 1_000 + 1_000 * u64::from(i % 2),
 			response_hash: H256(sha2_256(&[i])),
 			finished_at_ms: 1_700_000_000_000 + u64::from(i),
+			served_at,
 		})
 		.collect();
 	let batch = UsageBatch {
 		operator: primitive(&id(&eve)),
 		sequence: 0,
+		served_from: served_at,
+		served_to: served_at,
 		entries: vec![UsageEntry {
 			payer: primitive(&id(&alice)),
 			adapter,

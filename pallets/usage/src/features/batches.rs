@@ -10,7 +10,9 @@ use alloc::{
 };
 use frame_support::{ensure, pallet_prelude::DispatchResult, traits::Get};
 use lineage_primitives::usage::{signing_payload, usage_fee};
-use polkadot_sdk::sp_runtime::traits::{CheckedAdd, CheckedSub, UniqueSaturatedInto, Verify, Zero};
+use polkadot_sdk::sp_runtime::traits::{
+	CheckedAdd, CheckedSub, Saturating, UniqueSaturatedInto, Verify, Zero,
+};
 
 impl<T: Config> Pallet<T> {
 	/// The sequence number `who`'s next batch must carry.
@@ -56,6 +58,14 @@ impl<T: Config> Pallet<T> {
 		let sequence = NextSequence::<T>::get(operator);
 		ensure!(batch.sequence == sequence, Error::<T>::SequenceMismatch);
 		let next_sequence = sequence.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		let now = frame_system::Pallet::<T>::block_number();
+		let served_from = BlockNumberFor::<T>::from(batch.served_from);
+		let served_to = BlockNumberFor::<T>::from(batch.served_to);
+		ensure!(served_from <= served_to && served_to <= now, Error::<T>::BadServedBlocks);
+		ensure!(
+			now.saturating_sub(served_from) <= T::MaxServedAge::get(),
+			Error::<T>::ServedTooLongAgo
+		);
 
 		let mut adapter_ids = BTreeSet::new();
 		let mut previous: Option<&UsageEntry<T::AccountId>> = None;
@@ -92,13 +102,12 @@ impl<T: Config> Pallet<T> {
 		let payload = signing_payload(&genesis, &batch);
 		ensure!(signature.verify(payload.as_slice(), &info.signing_key), Error::<T>::BadSignature);
 
-		// Each distinct adapter's price in force now, read once: (per 1k input, per 1k output,
-		// the fees charged for it so far).
-		let now = frame_system::Pallet::<T>::block_number();
+		// Each distinct adapter's lowest price over the serving blocks, read once: (per 1k
+		// input, per 1k output, the fees charged for it so far).
 		let mut adapters = BTreeMap::<AdapterId, (u128, u128, BalanceOf<T>)>::new();
 		for adapter in adapter_ids {
-			let terms =
-				T::Adapters::adapter_terms(adapter, now).ok_or(Error::<T>::UnknownAdapter)?;
+			let terms = T::Adapters::adapter_terms_over(adapter, served_from, served_to)
+				.ok_or(Error::<T>::UnknownAdapter)?;
 			ensure!(terms.status != AdapterUse::Revoked, Error::<T>::AdapterRevoked);
 			adapters.insert(
 				adapter,
@@ -181,7 +190,9 @@ impl<T: Config> Pallet<T> {
 				entry_count,
 				total_fee,
 				fees_by_adapter,
-				disputed: Default::default(),
+				frozen: Default::default(),
+				open_disputes: 0,
+				refunded: Zero::zero(),
 				settled: false,
 			},
 		);

@@ -16,7 +16,7 @@ use polkadot_sdk::sp_runtime::traits::{CheckedAdd, Saturating, Zero};
 
 impl<T: Config> Pallet<T> {
 	/// Records `who`'s dispute of entry `entry_index` of `operator`'s batch `sequence`, freezing
-	/// its fee; see [`Pallet::dispute`].
+	/// its fee and holding the deposit; see [`Pallet::dispute`].
 	pub(crate) fn do_dispute(
 		who: T::AccountId,
 		operator: T::AccountId,
@@ -31,16 +31,32 @@ impl<T: Config> Pallet<T> {
 		let (payer, adapter, fee) =
 			charges.get(entry_index as usize).cloned().ok_or(Error::<T>::UnknownEntry)?;
 		ensure!(payer == who, Error::<T>::NotPayer);
-		ensure!(!info.disputed.iter().any(|d| d.entry == entry_index), Error::<T>::AlreadyDisputed);
-		info.disputed
-			.try_push(Dispute {
-				entry: entry_index,
-				adapter,
-				fee,
-				payer: payer.clone(),
-				state: DisputeState::Open,
-			})
-			.map_err(|_| Error::<T>::TooManyDisputes)?;
+
+		// Mark the entry in the batch's bitmap: disputed at most once.
+		let mut bits = DisputedEntries::<T>::get(&operator, sequence).unwrap_or_default();
+		let (byte, mask) = ((entry_index / 8) as usize, 1u8 << (entry_index % 8));
+		if bits.len() <= byte {
+			let len = info.entry_count.div_ceil(8) as usize;
+			let mut grown = bits.into_inner();
+			grown.resize(len, 0);
+			bits = DisputedBitsOf::<T>::try_from(grown).map_err(|_| Error::<T>::UnknownEntry)?;
+		}
+		let flags = bits.get_mut(byte).ok_or(Error::<T>::UnknownEntry)?;
+		ensure!(*flags & mask == 0, Error::<T>::AlreadyDisputed);
+		*flags |= mask;
+
+		let deposit = T::DisputeDeposit::get();
+		if !deposit.is_zero() {
+			T::Currency::hold(&HoldReason::DisputeDeposit.into(), &who, deposit)
+				.map_err(|_| Error::<T>::InsufficientDeposit)?;
+		}
+		add_fee::<T>(&mut info.frozen, adapter, fee)?;
+		info.open_disputes = info.open_disputes.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		Disputes::<T>::insert(
+			(&operator, sequence, entry_index),
+			Dispute { payer: payer.clone(), adapter, fee, deposit },
+		);
+		DisputedEntries::<T>::insert(&operator, sequence, bits);
 		Batches::<T>::insert(&operator, sequence, info);
 		Self::deposit_event(Event::DisputeOpened {
 			operator,
@@ -48,6 +64,7 @@ impl<T: Config> Pallet<T> {
 			entry: entry_index,
 			payer,
 			fee,
+			deposit,
 		});
 		Ok(())
 	}
@@ -61,16 +78,15 @@ impl<T: Config> Pallet<T> {
 		refund: bool,
 	) -> DispatchResult {
 		let mut info = Batches::<T>::get(&operator, sequence).ok_or(Error::<T>::UnknownBatch)?;
-		let dispute = info
-			.disputed
-			.iter_mut()
-			.find(|d| d.entry == entry_index && d.state == DisputeState::Open)
-			.ok_or(Error::<T>::NotDisputed)?;
-		let (payer, adapter, fee) = (dispute.payer.clone(), dispute.adapter, dispute.fee);
+		let Dispute { payer, adapter, fee, deposit } =
+			Disputes::<T>::take((&operator, sequence, entry_index))
+				.ok_or(Error::<T>::NotDisputed)?;
+		info.open_disputes = info.open_disputes.saturating_sub(1);
+		sub_fee::<T>(&mut info.frozen, adapter, fee);
 		let mut slashed = Zero::zero();
 		if refund {
-			dispute.state = DisputeState::Refunded;
 			info.total_fee = info.total_fee.saturating_sub(fee);
+			info.refunded = info.refunded.saturating_add(fee);
 			if let Some((_, adapter_fee)) =
 				info.fees_by_adapter.iter_mut().find(|(id, _)| *id == adapter)
 			{
@@ -84,11 +100,29 @@ impl<T: Config> Pallet<T> {
 					Ok::<_, DispatchError>(())
 				})?;
 			}
+			if !deposit.is_zero() {
+				T::Currency::release(
+					&HoldReason::DisputeDeposit.into(),
+					&payer,
+					deposit,
+					Precision::BestEffort,
+				)?;
+			}
 			slashed = Self::slash(&operator)?;
 		} else {
-			dispute.state = DisputeState::Released;
 			if info.settled && !fee.is_zero() {
 				T::Settlement::settle(&Self::pot_account(), &operator, &[(adapter, fee)])?;
+			}
+			if !deposit.is_zero() {
+				T::Currency::transfer_on_hold(
+					&HoldReason::DisputeDeposit.into(),
+					&payer,
+					&operator,
+					deposit,
+					Precision::BestEffort,
+					Restriction::Free,
+					Fortitude::Force,
+				)?;
 			}
 		}
 		Self::store_or_close(&operator, sequence, info)?;
@@ -125,5 +159,32 @@ impl<T: Config> Pallet<T> {
 		info.bond = info.bond.saturating_sub(slashed);
 		Operators::<T>::insert(operator, info);
 		Ok(slashed)
+	}
+}
+
+/// Adds `fee` to `adapter`'s amount in `fees` (ascending by adapter, inserted when absent).
+fn add_fee<T: Config>(
+	fees: &mut FeesByAdapterOf<T>,
+	adapter: AdapterId,
+	fee: BalanceOf<T>,
+) -> DispatchResult {
+	match fees.binary_search_by_key(&adapter, |(id, _)| *id) {
+		Ok(i) => {
+			let amount = &mut fees[i].1;
+			*amount = amount.checked_add(&fee).ok_or(Error::<T>::Overflow)?;
+		},
+		Err(i) => fees.try_insert(i, (adapter, fee)).map_err(|_| Error::<T>::TooManyAdapters)?,
+	}
+	Ok(())
+}
+
+/// Takes `fee` from `adapter`'s amount in `fees`, removing the adapter when nothing is left.
+fn sub_fee<T: Config>(fees: &mut FeesByAdapterOf<T>, adapter: AdapterId, fee: BalanceOf<T>) {
+	if let Ok(i) = fees.binary_search_by_key(&adapter, |(id, _)| *id) {
+		let amount = &mut fees[i].1;
+		*amount = amount.saturating_sub(fee);
+		if amount.is_zero() {
+			fees.remove(i);
+		}
 	}
 }

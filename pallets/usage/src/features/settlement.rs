@@ -21,10 +21,10 @@ impl<T: Config> Pallet<T> {
 		let adapters = info.fees_by_adapter.len() as u32;
 		let mut payable: Vec<(AdapterId, BalanceOf<T>)> = info.fees_by_adapter.to_vec();
 		let mut frozen = BalanceOf::<T>::zero();
-		for dispute in info.disputed.iter().filter(|d| d.state == DisputeState::Open) {
-			frozen = frozen.saturating_add(dispute.fee);
-			if let Ok(i) = payable.binary_search_by_key(&dispute.adapter, |(id, _)| *id) {
-				payable[i].1 = payable[i].1.saturating_sub(dispute.fee);
+		for (adapter, fee) in info.frozen.iter() {
+			frozen = frozen.saturating_add(*fee);
+			if let Ok(i) = payable.binary_search_by_key(adapter, |(id, _)| *id) {
+				payable[i].1 = payable[i].1.saturating_sub(*fee);
 			}
 		}
 		payable.retain(|(_, fee)| !fee.is_zero());
