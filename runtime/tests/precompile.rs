@@ -515,3 +515,154 @@ fn each_call_is_charged_its_weight_before_it_works() {
 		}
 	});
 }
+
+/// A fuzz of the precompile's ABI input: random bytes, every selector with random arguments,
+/// valid calls with bytes flipped, cut short, or a word replaced by an extreme (offsets and
+/// lengths of the dynamic `string` included). Each case runs in a storage transaction that is
+/// rolled back, from the same state. Every call must end as a revert or a success (never a
+/// trap of the runtime, never a Rust panic, which proptest would report with the input); a
+/// revert must leave the state root as it was. Run with `--nocapture` for the counts.
+#[test]
+fn any_abi_input_reverts_or_answers_and_never_panics() {
+	use polkadot_sdk::{
+		frame_support::storage::{with_transaction, TransactionOutcome},
+		sp_runtime::{DispatchError, StateVersion},
+	};
+	use proptest::{
+		prelude::*,
+		test_runner::{Config, TestRunner},
+	};
+
+	const CASES: u32 = 3_000;
+	common::genesis("development").execute_with(|| {
+		let adapter = setup();
+		let bob = account(Sr25519Keyring::Bob);
+		let eve = address(&account(Sr25519Keyring::Eve));
+		// A job to read and take, so the job calls reach past `UnknownJob` too.
+		ok(&bob, request(adapter, "hi", UNIT));
+		let valid: Vec<Vec<u8>> = vec![
+			request(adapter, "hello", UNIT).abi_encode(),
+			ILineage::jobStatusCall { jobId: 0 }.abi_encode(),
+			ILineage::jobOutputCall { jobId: 0 }.abi_encode(),
+			ILineage::takeOutputCall { jobId: 0 }.abi_encode(),
+			ILineage::depositEscrowCall { operator: eve, amount: UNIT }.abi_encode(),
+			ILineage::escrowOfCall { payer: address(&bob), operator: eve }.abi_encode(),
+			ILineage::adapterLineageCall { adapterId: adapter }.abi_encode(),
+			ILineage::adapterPriceCall { adapterId: adapter }.abi_encode(),
+			ILineage::pendingRewardsCall { account: address(&bob) }.abi_encode(),
+		];
+		let selectors: Vec<[u8; 4]> = valid.iter().map(|v| [v[0], v[1], v[2], v[3]]).collect();
+		let extremes: Vec<[u8; 32]> = vec![
+			[0xff; 32],
+			{
+				let mut w = [0u8; 32];
+				w[24..].copy_from_slice(&u64::MAX.to_be_bytes());
+				w
+			},
+			{
+				let mut w = [0u8; 32];
+				w[28..].copy_from_slice(&u32::MAX.to_be_bytes());
+				w
+			},
+			{
+				let mut w = [0u8; 32];
+				w[31] = 0x20;
+				w
+			},
+			[0; 32],
+			{
+				let mut w = [0u8; 32];
+				w[0] = 0x80;
+				w
+			},
+		];
+		let random = prop::collection::vec(any::<u8>(), 0..600).prop_map(|b| ("random bytes", b));
+		let v = valid.clone();
+		let selector =
+			(prop::sample::select(selectors), prop::collection::vec(any::<u8>(), 0..400)).prop_map(
+				|(s, tail)| ("a selector and random arguments", [s.to_vec(), tail].concat()),
+			);
+		let flipped = (
+			prop::sample::select(v.clone()),
+			prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+		)
+			.prop_map(|(mut call, flips)| {
+				for (at, byte) in flips {
+					let i = 4 + at.index(call.len() - 4);
+					call[i] ^= byte | 1;
+				}
+				("a valid call with bytes flipped", call)
+			});
+		let cut = (prop::sample::select(v.clone()), any::<prop::sample::Index>()).prop_map(
+			|(call, at)| ("a valid call cut short", call[..at.index(call.len())].to_vec()),
+		);
+		let word =
+			(prop::sample::select(v), any::<prop::sample::Index>(), prop::sample::select(extremes))
+				.prop_map(|(mut call, at, w)| {
+					let words = (call.len() - 4) / 32;
+					if words > 0 {
+						let i = 4 + 32 * at.index(words);
+						call[i..i + 32].copy_from_slice(&w);
+					}
+					("a valid call with a word at an extreme", call)
+				});
+		let strategy = prop_oneof![1 => random, 2 => selector, 2 => flipped, 1 => cut, 2 => word];
+
+		let tally = std::cell::RefCell::new(std::collections::BTreeMap::<&str, (u32, u32)>::new());
+		let mut runner = TestRunner::new(Config {
+			cases: CASES,
+			failure_persistence: None,
+			..Config::default()
+		});
+		let result = runner.run(&strategy, |(what, data)| {
+			let outcome = with_transaction(|| {
+				let before = polkadot_sdk::sp_io::storage::root(StateVersion::V1);
+				let result = Revive::bare_call(
+					RuntimeOrigin::signed(bob.clone()),
+					LineagePrecompile::address(),
+					U256::zero(),
+					TransactionLimits::WeightAndDeposit {
+						weight_limit: Weight::from_parts(500_000_000_000, 10 * 1024 * 1024),
+						deposit_limit: 100 * UNIT,
+					},
+					data.clone(),
+					&ExecConfig::new_substrate_tx(),
+				);
+				let after = polkadot_sdk::sp_io::storage::root(StateVersion::V1);
+				TransactionOutcome::Rollback(Ok::<_, DispatchError>((
+					result.result.map(|r| r.did_revert()),
+					before == after,
+				)))
+			});
+			let (reverted, unchanged) = outcome.expect("the transaction closure never fails");
+			let reverted = reverted.map_err(|e| {
+				TestCaseError::fail(format!("{what}: the call trapped ({e:?}) on {data:02x?}"))
+			})?;
+			prop_assert!(!reverted || unchanged, "{what}: a revert changed the state: {data:02x?}");
+			let mut t = tally.borrow_mut();
+			let entry = t.entry(what).or_default();
+			if reverted {
+				entry.0 += 1;
+			} else {
+				entry.1 += 1;
+			}
+			Ok(())
+		});
+		if let Err(e) = result {
+			panic!("{e}");
+		}
+		let t = tally.into_inner();
+		let (reverted, answered) = t.values().fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+		println!(
+			"precompile ABI fuzz: {} inputs, {reverted} reverted, {answered} succeeded",
+			reverted + answered
+		);
+		for (what, (r, s)) in &t {
+			println!("  {what}: {r} reverted, {s} succeeded");
+		}
+		assert!(reverted + answered >= CASES);
+		assert!(reverted > answered, "most fuzzed inputs are malformed, yet most succeeded: {t:?}");
+		// The state the cases started from is untouched.
+		assert_eq!(pallet_jobs::NextJobId::<Runtime>::get(), 1);
+	});
+}

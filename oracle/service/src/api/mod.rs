@@ -28,11 +28,13 @@
 //! and hands the token receiver to a per-request driver that reports the finished request to
 //! the usage sink before the last text event, so before the response completes. Handlers never
 //! touch tensors.
+//! Connections are accepted by [`listen`] (a header read timeout, a cap on open connections).
 //! Every error goes through [`error::ApiError`], mapped to a status code in one place.
 
 pub mod admin;
 pub mod error;
 pub mod evidence;
+pub mod listen;
 pub mod openai;
 pub mod payer;
 pub mod prompt;

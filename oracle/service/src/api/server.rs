@@ -15,7 +15,9 @@ use lineage_engine::{AdapterLimits, EngineConfig, GgufMode};
 
 use super::{
 	admin::{self, AdminAccess},
-	evidence, payer, routes,
+	evidence,
+	listen::{serve_connections, ConnectionLimits},
+	payer, routes,
 	state::AppState,
 };
 use crate::infer::{
@@ -58,6 +60,8 @@ pub struct ServerConfig {
 	pub default_max_tokens: usize,
 	/// How a GGUF model's base linears are held ([`GgufMode::Quantized`]: as in the file).
 	pub gguf_mode: GgufMode,
+	/// The header read timeout and the most connections served at once.
+	pub connections: ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -78,6 +82,7 @@ impl ServerConfig {
 			max_body_bytes: 4 << 20,
 			default_max_tokens: 256,
 			gguf_mode: GgufMode::Quantized,
+			connections: ConnectionLimits::default(),
 		}
 	}
 
@@ -150,6 +155,7 @@ pub async fn build_state_with(
 		max_body_bytes: config.max_body_bytes,
 		admin: services.admin,
 		journal: services.journal,
+		connections: config.connections,
 	})
 }
 
@@ -182,10 +188,12 @@ pub async fn router(state: AppState) -> Router {
 		.with_state(state)
 }
 
-/// Serves `state` on an already bound listener until the process ends.
+/// Serves `state` on an already bound listener until the process ends, under the state's
+/// connection limits ([`serve_connections`]).
 pub async fn serve_with(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
+	let limits = state.connections;
 	let app = router(state).await;
-	axum::serve(listener, app).await.context("HTTP server failed")
+	serve_connections(listener, app, limits).await.context("HTTP server failed")
 }
 
 /// Builds the state from `config` (with the no-op usage sink), binds `config.addr` and serves.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{admin::AdminAccess, payer::PayerAuth};
+use super::{admin::AdminAccess, listen::ConnectionLimits, payer::PayerAuth};
 use crate::{infer::Infer, journal::Journal};
 
 /// The server's state: the inference layer, the payer check, the body limit.
@@ -18,6 +18,8 @@ pub struct AppState {
 	pub admin: AdminAccess,
 	/// The usage journal (chain mode): what `GET /v1/usage/{id}` reads.
 	pub journal: Option<Arc<Journal>>,
+	/// The header read timeout and the most connections at once.
+	pub connections: ConnectionLimits,
 }
 
 impl AppState {

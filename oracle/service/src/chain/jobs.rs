@@ -592,7 +592,9 @@ impl JobRunner {
 			let now = at.block_number();
 			match &job.claim {
 				Some((who, until)) if u64::from(*until) > now && *who != operator => {
-					return Ok(Answer::Later("another operator holds a live claim on the job".into()));
+					return Ok(Answer::Later(
+						"another operator holds a live claim on the job".into(),
+					));
 				},
 				Some((who, until)) if u64::from(*until) > now && *who == operator => {},
 				_ => {
@@ -603,7 +605,9 @@ impl JobRunner {
 							tracing::info!(job = id, %reason, "the job could not be claimed");
 							return Ok(Answer::Skip);
 						},
-						Err(e) => return Ok(Answer::Later(format!("claiming the job failed: {e}"))),
+						Err(e) => {
+							return Ok(Answer::Later(format!("claiming the job failed: {e}")))
+						},
 					}
 				},
 			}

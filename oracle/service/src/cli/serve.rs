@@ -15,6 +15,7 @@ use crate::{
 	api::{
 		admin::{load_token_file, AdminAccess},
 		build_state_with,
+		listen::ConnectionLimits,
 		payer::{PayerAuth, PayerContext, ReplayStoreError},
 		serve, serve_with, ServerConfig, Services,
 	},
@@ -82,6 +83,13 @@ pub struct ServeArgs {
 	/// The largest request body, bytes.
 	#[arg(long, default_value_t = 4 << 20)]
 	max_body_bytes: usize,
+	/// Milliseconds a client may take to send a request's headers (then the connection is
+	/// closed: slow-loris clients cannot hold connections).
+	#[arg(long, default_value_t = 10_000)]
+	header_read_timeout_ms: u64,
+	/// Connections served at once; one more is closed as soon as it is accepted.
+	#[arg(long, default_value_t = 4096)]
+	max_connections: usize,
 	/// Adapter folders to import and load at start (served under each folder's name).
 	#[arg(long, num_args = 1..)]
 	preload: Vec<PathBuf>,
@@ -139,6 +147,13 @@ pub fn serve_config(a: ServeArgs) -> anyhow::Result<ServerConfig> {
 	config.limits = AdapterLimits { max_rank: a.max_rank };
 	config.preload = a.preload;
 	config.max_body_bytes = a.max_body_bytes;
+	if a.header_read_timeout_ms == 0 || a.max_connections == 0 {
+		anyhow::bail!("--header-read-timeout-ms and --max-connections must be at least 1");
+	}
+	config.connections = ConnectionLimits {
+		header_read_timeout: std::time::Duration::from_millis(a.header_read_timeout_ms),
+		max_connections: a.max_connections,
+	};
 	config.default_max_tokens = a.default_max_tokens;
 	config.gguf_mode = match a.gguf_weights.as_str() {
 		"file" => GgufMode::Quantized,

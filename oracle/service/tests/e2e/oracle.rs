@@ -469,6 +469,7 @@ async fn a_batch_under_our_sequence_with_another_root_is_set_aside_not_billed_tw
 		output_tokens: 5,
 		response_hash: Hash::repeat_byte(8),
 		finished_at_ms: unix_time_ms(),
+		served_at: client.at_current_block().await.expect("block").block_number() as u32,
 	};
 	journal.append(&record, &voucher).expect("append");
 	let limits =
