@@ -432,7 +432,6 @@ mod benchmarks {
 		let operator: T::AccountId = account("operator", 0, 0);
 		setup_operator::<T>(&operator)?;
 		let caller: T::AccountId = whitelisted_caller();
-		fund::<T>(&caller, T::DisputeDeposit::get());
 		let sequence = StoredBatch::<T> {
 			operator: operator.clone(),
 			payer: caller.clone(),
@@ -442,6 +441,9 @@ mod benchmarks {
 			settled: false,
 		}
 		.store()?;
+		// After the stored batch's own dispute holds a deposit from the caller (funding may set
+		// the free balance rather than add to it): the free balance for this one's.
+		fund::<T>(&caller, T::DisputeDeposit::get());
 		let entry = T::MaxEntriesPerBatch::get() - 1;
 
 		#[extrinsic_call]
