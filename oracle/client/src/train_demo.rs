@@ -67,6 +67,55 @@ fn answer_of(body: &serde_json::Value) -> String {
 	body["choices"][0]["message"]["content"].as_str().unwrap_or("(no answer)").to_string()
 }
 
+/// The `lineage` of a response in words: the spans, the records they occur in and the
+/// contributors credited.
+pub fn describe_lineage(body: &serde_json::Value) -> String {
+	let l = &body["lineage"];
+	match l["status"].as_str() {
+		None => "(none: the oracle does not trace this model)".into(),
+		Some("attributed") => {
+			let spans = l["spans"].as_array().map_or(0, |s| s.len());
+			let mut out = format!(
+				"{spans} verbatim span(s) over {} of {} answer tokens, found in {:.0} µs",
+				l["credited_tokens"],
+				l["completion_tokens"],
+				l["micros"].as_f64().unwrap_or(0.0)
+			);
+			for s in l["spans"].as_array().into_iter().flatten().take(3) {
+				out += &format!(
+					"\n    span {:?} ({} tokens, {} occurrence(s))",
+					s["text"].as_str().unwrap_or(""),
+					s["tokens"],
+					s["occurrences"]
+				);
+			}
+			for r in l["records"].as_array().into_iter().flatten().take(3) {
+				out += &format!(
+					"\n    record {} of datanet {} v{} (contribution {}): {:.1} tokens",
+					r["index"],
+					r["datanet"],
+					r["version"],
+					r["contribution"],
+					r["score"].as_f64().unwrap_or(0.0)
+				);
+			}
+			for c in l["contributors"].as_array().into_iter().flatten().take(3) {
+				out += &format!(
+					"\n    contributor {}: {:.1} tokens",
+					c["contributor"].as_str().unwrap_or("?"),
+					c["score"].as_f64().unwrap_or(0.0)
+				);
+			}
+			if spans == 0 {
+				out += " (no span of the answer is in the training records: its fee follows the lineage weights alone)";
+			}
+			out
+		},
+		Some("unavailable") => format!("unavailable: {}", l["reason"].as_str().unwrap_or("?")),
+		Some(other) => other.to_string(),
+	}
+}
+
 /// Runs the demo's last part and prints what it saw.
 pub async fn run(args: TrainDemoArgs) -> anyhow::Result<()> {
 	let text = std::fs::read(&args.manifest)
@@ -119,7 +168,16 @@ pub async fn run(args: TrainDemoArgs) -> anyhow::Result<()> {
 	);
 	let max_tokens = 64;
 	let (base_status, base_body) = oracle.chat(&payer, &args.base, question, max_tokens).await?;
-	let (ad_status, ad_body) = oracle.chat(&payer, &args.name, question, max_tokens).await?;
+	let (mut ad_status, mut ad_body) =
+		oracle.chat(&payer, &args.name, question, max_tokens).await?;
+	// The first answer starts indexing the adapter's training versions; ask again once they are.
+	for _ in 0..120 {
+		if ad_body["lineage"]["status"] != "indexing" {
+			break;
+		}
+		tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+		(ad_status, ad_body) = oracle.chat(&payer, &args.name, question, max_tokens).await?;
+	}
 	println!(
 		"held-out question (record {} of datanet {} v{}): {question}",
 		sample["at"]["index"], sample["at"]["datanet"], sample["at"]["version"]
@@ -127,6 +185,7 @@ pub async fn run(args: TrainDemoArgs) -> anyhow::Result<()> {
 	println!("  the record says:   {reference}");
 	println!("  base model ({base_status}):  {}", answer_of(&base_body));
 	println!("  adapter {adapter} ({ad_status}):   {}", answer_of(&ad_body));
+	println!("  lineage of the adapter's answer: {}", describe_lineage(&ad_body));
 	println!(
 		"  in training's evaluation: base {:?}, adapter {:?}",
 		sample["base_answer"].as_str().unwrap_or_default(),

@@ -7,9 +7,15 @@
 //! - `register` puts it on chain with the lineage the run measured and posts its evaluation,
 //!   read back through `LineageApi`; posting again is refused;
 //! - a store that serves one record with other bytes stops the run, naming the record;
-//! - `verify` re-checks the manifest against the chain, the store and a fresh evaluation.
+//! - `verify` re-checks the manifest against the chain, the store and a fresh evaluation;
+//! - the oracle's attribution reads the registered adapter's training versions from the chain
+//!   and their records from the store, and credits an answer that repeats a record to that
+//!   record and its contributor.
 
-use std::time::{Duration, Instant};
+use std::{
+	sync::Arc,
+	time::{Duration, Instant},
+};
 
 use axum::{extract::Path as UrlPath, extract::State, routing::get, Router};
 use lineage_chain::{
@@ -24,11 +30,19 @@ use lineage_factory::{
 	source::fetch_versions,
 	TrainConfig,
 };
+use lineage_oracle::{
+	chain::{
+		registry::{load_adapters, Registry},
+		trace::ChainVersions,
+	},
+	infer::lineage::{Lineage, TraceConfig, Tracer},
+};
 use lineage_store::{chain::ChainView, client::StoreClient, ServeArgs};
 use lineage_testkit::{
 	node::{free_port, DevNode},
 	smollm2_gguf, temp_dir,
 };
+use lineage_trace::AttributionParams;
 use subxt::utils::H256;
 use subxt_signer::sr25519::dev;
 
@@ -231,6 +245,62 @@ async fn an_adapter_trained_from_a_datanet_is_registered_with_its_measured_linea
 		format!("{:?}", chain_evaluation(&m, outcome.manifest_hash).unwrap())
 	);
 	assert!(posted.adapter_loss < posted.base_loss);
+
+	// Attribution in chain mode: the adapter's versions from the chain, their records from the
+	// store, every byte checked; an answer that repeats a record credits its contributor.
+	let (adapters, block) = load_adapters(&client).await.expect("the registry loads");
+	let registry = Arc::new(Registry::new());
+	registry.replace(adapters, block);
+	let tracer = Arc::new(
+		Tracer::new(
+			&TraceConfig {
+				cache_dir: dir.path().join("spans"),
+				params: AttributionParams::default(),
+			},
+			Arc::new(model.tokenizer.clone()),
+		)
+		.expect("the span cache opens"),
+	);
+	tracer.set_source(Arc::new(ChainVersions::new(client.clone(), registry, &store)));
+	let artifact = {
+		let mut h = [0u8; 32];
+		hex::decode_to_slice(m.adapter.artifact_hash.trim_start_matches("0x"), &mut h).unwrap();
+		lineage_primitives::Hash::from(h)
+	};
+	let indexes = tracer.wait_ready(artifact, Duration::from_secs(120)).await.expect("indexed");
+	assert_eq!(
+		indexes.versions.iter().map(|(v, _)| (v.datanet, v.version)).collect::<Vec<_>>(),
+		vec![(datanet, 1), (datanet, 2)]
+	);
+	// A record whose answer is long and said by no other record.
+	let completion = |bytes: &[u8]| -> String {
+		let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+		v["completion"].as_str().unwrap().to_string()
+	};
+	let all: Vec<_> = versions.iter().flat_map(|v| v.records.iter()).collect();
+	let (record, answer) = all
+		.iter()
+		.map(|r| (r, completion(&r.bytes)))
+		.find(|(r, text)| {
+			text.split_whitespace().count() >= 6
+				&& all.iter().all(|o| o.at == r.at || !completion(&o.bytes).contains(text.as_str()))
+		})
+		.expect("a record with a long answer of its own");
+	let Lineage::Attributed(traced) = tracer.attribute(&indexes, &[], &answer) else {
+		panic!("attributed")
+	};
+	assert_eq!(traced.records[0].record.contribution, record.at.contribution, "{traced:?}");
+	let contributor = chain
+		.contribution(datanet, record.at.contribution)
+		.await
+		.unwrap()
+		.expect("on chain")
+		.contributor;
+	assert_eq!(traced.contributors[0].contributor, contributor);
+	assert_eq!(
+		traced.credited_tokens, traced.completion_tokens,
+		"the whole answer is the record's"
+	);
 
 	// An evaluation is posted once.
 	let again = lineage_chain::evaluation::post_evaluation(

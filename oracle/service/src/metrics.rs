@@ -37,6 +37,8 @@ pub struct Metrics {
 	pub request_duration: Histogram,
 	/// `lineage_adapter_load_seconds`: loading an adapter from the store.
 	pub adapter_load: Histogram,
+	/// `lineage_attribution_seconds`: attributing one answer to its training records.
+	pub attribution: Histogram,
 	cache_hits: IntCounterVec,
 	cache_misses: IntCounterVec,
 	cache_evictions: IntCounterVec,
@@ -110,6 +112,12 @@ impl Metrics {
 				0.001,
 				14,
 			)?,
+			attribution: histogram(
+				"lineage_attribution_seconds",
+				"Time to attribute one answer to the records of its adapter's training versions",
+				0.000_05,
+				14,
+			)?,
 			cache_hits: IntCounterVec::new(
 				Opts::new("lineage_adapter_cache_hits_total", "Adapter lookups answered by a tier"),
 				tier,
@@ -163,6 +171,7 @@ impl Metrics {
 		m.registry.register(Box::new(m.time_per_output_token.clone()))?;
 		m.registry.register(Box::new(m.request_duration.clone()))?;
 		m.registry.register(Box::new(m.adapter_load.clone()))?;
+		m.registry.register(Box::new(m.attribution.clone()))?;
 		m.registry.register(Box::new(m.cache_hits.clone()))?;
 		m.registry.register(Box::new(m.cache_misses.clone()))?;
 		m.registry.register(Box::new(m.cache_evictions.clone()))?;

@@ -88,6 +88,7 @@ fn to_json(e: &Evidence) -> Value {
 			"proof": b.proof.iter().map(hex0x).collect::<Vec<_>>(),
 		})),
 		"rejected": e.rejected,
+		"lineage": e.lineage.as_deref().and_then(|l| serde_json::from_slice::<Value>(l).ok()),
 	})
 }
 

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::infer::lineage::Lineage;
 use crate::infer::text::TokenUsage;
 
 /// A completion prompt: text, or token ids. A one-element batch of either is accepted too.
@@ -189,6 +190,10 @@ pub struct CompletionResponse {
 	/// Token counts: on the answer, and on the last streamed chunk.
 	#[serde(skip_serializing_if = "Option::is_none", default)]
 	pub usage: Option<Usage>,
+	/// Lineage's attribution of the answer (the records and contributors it repeats), on the
+	/// answer and on the last streamed chunk, when the adapter is traced. OpenAI clients ignore it.
+	#[serde(skip_serializing_if = "Option::is_none", default)]
+	pub lineage: Option<Lineage>,
 }
 
 /// An assistant message in a chat answer.
@@ -226,6 +231,10 @@ pub struct ChatCompletionResponse {
 	pub choices: Vec<ChatChoice>,
 	/// Token counts.
 	pub usage: Usage,
+	/// Lineage's attribution of the answer (the records and contributors it repeats), on the
+	/// answer and on the last streamed chunk, when the adapter is traced. OpenAI clients ignore it.
+	#[serde(skip_serializing_if = "Option::is_none", default)]
+	pub lineage: Option<Lineage>,
 }
 
 /// The change a streamed chat chunk brings.
@@ -266,6 +275,10 @@ pub struct ChatCompletionChunk {
 	/// Token counts, on the last chunk.
 	#[serde(skip_serializing_if = "Option::is_none", default)]
 	pub usage: Option<Usage>,
+	/// Lineage's attribution of the answer (the records and contributors it repeats), on the
+	/// answer and on the last streamed chunk, when the adapter is traced. OpenAI clients ignore it.
+	#[serde(skip_serializing_if = "Option::is_none", default)]
+	pub lineage: Option<Lineage>,
 }
 
 /// One entry of `GET /v1/models`.

@@ -201,6 +201,7 @@ async fn collect(
 			model: meta.model,
 			choices: vec![CompletionChoice { index: 0, text, logprobs: None, finish_reason }],
 			usage: Some(Usage::from(summary.usage)),
+			lineage: summary.lineage,
 		})
 		.into_response(),
 		Endpoint::Chat => Json(ChatCompletionResponse {
@@ -214,6 +215,7 @@ async fn collect(
 				finish_reason,
 			}],
 			usage: Usage::from(summary.usage),
+			lineage: summary.lineage,
 		})
 		.into_response(),
 	})

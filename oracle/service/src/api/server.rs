@@ -22,6 +22,7 @@ use super::{
 };
 use crate::infer::{
 	gate::{OpenGate, RequestGate},
+	lineage::TraceConfig,
 	usage::{NoopSink, UsageSink},
 	Infer, InferConfig,
 };
@@ -62,6 +63,9 @@ pub struct ServerConfig {
 	pub gguf_mode: GgufMode,
 	/// The header read timeout and the most connections served at once.
 	pub connections: ConnectionLimits,
+	/// Per-answer attribution (`lineage` in responses): the span index cache and its bounds;
+	/// `None` traces nothing.
+	pub trace: Option<TraceConfig>,
 }
 
 impl ServerConfig {
@@ -83,6 +87,7 @@ impl ServerConfig {
 			default_max_tokens: 256,
 			gguf_mode: GgufMode::Quantized,
 			connections: ConnectionLimits::default(),
+			trace: None,
 		}
 	}
 
@@ -101,6 +106,7 @@ impl ServerConfig {
 			preload: self.preload.clone(),
 			default_max_tokens: self.default_max_tokens,
 			gguf_mode: self.gguf_mode,
+			trace: self.trace.clone(),
 		}
 	}
 }

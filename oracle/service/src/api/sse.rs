@@ -19,7 +19,7 @@ use super::{
 	error::ApiError,
 	openai::{
 		ChatChunkChoice, ChatCompletionChunk, ChatDelta, CompletionChoice, CompletionResponse,
-		Endpoint, Usage,
+		Endpoint, Lineage, Usage,
 	},
 };
 use crate::infer::{
@@ -72,6 +72,7 @@ fn chunk(
 	role: bool,
 	finish: Option<&str>,
 	usage: Option<Usage>,
+	lineage: Option<Lineage>,
 ) -> Event {
 	match endpoint {
 		Endpoint::Completions => data(&CompletionResponse {
@@ -86,6 +87,7 @@ fn chunk(
 				finish_reason: finish.map(str::to_string),
 			}],
 			usage,
+			lineage,
 		}),
 		Endpoint::Chat => data(&ChatCompletionChunk {
 			id: meta.id.clone(),
@@ -98,6 +100,7 @@ fn chunk(
 				finish_reason: finish.map(str::to_string),
 			}],
 			usage,
+			lineage,
 		}),
 	}
 }
@@ -108,12 +111,13 @@ fn events(endpoint: Endpoint, parts: StreamParts) -> impl Stream<Item = Result<E
 			Phase::Ended => None,
 			// Chat streams open with the assistant's role, as OpenAI's do.
 			Phase::Start if endpoint == Endpoint::Chat => {
-				let first = chunk(endpoint, &parts.meta, Some(String::new()), true, None, None);
+				let first =
+					chunk(endpoint, &parts.meta, Some(String::new()), true, None, None, None);
 				Some((vec![first], (parts, Phase::Running)))
 			},
 			Phase::Start | Phase::Running => match parts.events.recv().await {
 				Some(TextEvent::Delta(text)) => {
-					let ev = chunk(endpoint, &parts.meta, Some(text), false, None, None);
+					let ev = chunk(endpoint, &parts.meta, Some(text), false, None, None, None);
 					Some((vec![ev], (parts, Phase::Running)))
 				},
 				Some(TextEvent::Done(summary)) => {
@@ -128,6 +132,7 @@ fn events(endpoint: Endpoint, parts: StreamParts) -> impl Stream<Item = Result<E
 						false,
 						Some(summary.finish.as_str()),
 						Some(Usage::from(summary.usage)),
+						summary.lineage.clone(),
 					);
 					Some((vec![last, Event::default().data("[DONE]")], (parts, Phase::Ended)))
 				},

@@ -317,7 +317,8 @@ impl UsageSink for JournalSink {
 		let Some(voucher) = &rec.voucher else {
 			return Err("a chain-mode request finished without the payer's authorisation".into());
 		};
-		self.gate.journal.append(&record, voucher)?;
+		let lineage = rec.lineage.as_ref().map(serde_json::to_vec).transpose()?;
+		self.gate.journal.append_with_lineage(&record, voucher, lineage.as_deref())?;
 		let mut ledger = self.gate.ledger.lock().unwrap_or_else(|e| e.into_inner());
 		ledger.add(payer, adapter, record.input_tokens, record.output_tokens);
 		Ok(())

@@ -7,6 +7,7 @@
 //! - [`jobs`]: on-chain inference jobs answered through the inference layer, several at once;
 //! - [`submit`]: the operator account's transactions, their nonces kept in order;
 //! - [`retry`]: transient failures told from permanent ones, and tried again with backoff;
+//! - [`trace`]: adapters' training versions and their verified records, for attribution;
 //! - [`service`]: the connection, the registry sync and the proof loop, reconnecting;
 //! - [`error`]: what they fail with.
 //!
@@ -23,5 +24,6 @@ pub mod registry;
 pub mod retry;
 pub mod service;
 pub mod submit;
+pub mod trace;
 
 pub use error::ChainError;

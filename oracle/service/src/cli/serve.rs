@@ -10,6 +10,7 @@ use lineage_engine::{
 	device::{parse_device, parse_dtype},
 	AdapterLimits, EngineConfig, GgufMode,
 };
+use lineage_trace::AttributionParams;
 
 use crate::{
 	api::{
@@ -19,8 +20,11 @@ use crate::{
 		payer::{PayerAuth, PayerContext, ReplayStoreError},
 		serve, serve_with, ServerConfig, Services,
 	},
-	chain::service::{ChainConfig, ChainService},
-	infer::usage::NoopSink,
+	chain::{
+		service::{ChainConfig, ChainService},
+		trace::ChainVersions,
+	},
+	infer::{lineage::TraceConfig, usage::NoopSink},
 	journal::Journal,
 };
 
@@ -93,6 +97,20 @@ pub struct ServeArgs {
 	/// Adapter folders to import and load at start (served under each folder's name).
 	#[arg(long, num_args = 1..)]
 	preload: Vec<PathBuf>,
+	/// The datanets' record store (chain mode): attribute each answer to the records of its
+	/// adapter's training versions, read from here and checked against the chain (responses
+	/// carry `lineage`).
+	#[arg(long, requires = "chain_url")]
+	record_store: Option<String>,
+	/// Where span indexes are kept, one folder per version root (with --record-store).
+	#[arg(long, default_value = "lineage-spans")]
+	span_cache: PathBuf,
+	/// The shortest verbatim span, in tokens, that credits a record.
+	#[arg(long, default_value_t = 4)]
+	min_span: usize,
+	/// Occurrences above which a span is too common to credit anyone.
+	#[arg(long, default_value_t = 256)]
+	max_span_occurrences: u64,
 	/// Join the chain at this RPC URL: serve only adapters registered on chain, require signed
 	/// payer requests with escrow, journal usage and submit signed batches.
 	#[arg(long, requires = "chain_key")]
@@ -155,6 +173,19 @@ pub fn serve_config(a: ServeArgs) -> anyhow::Result<ServerConfig> {
 		max_connections: a.max_connections,
 	};
 	config.default_max_tokens = a.default_max_tokens;
+	if a.record_store.is_some() {
+		if a.min_span == 0 {
+			anyhow::bail!("--min-span must be at least 1 token");
+		}
+		config.trace = Some(TraceConfig {
+			cache_dir: a.span_cache.clone(),
+			params: AttributionParams {
+				min_span: a.min_span,
+				max_occurrences: a.max_span_occurrences,
+				..AttributionParams::default()
+			},
+		});
+	}
 	config.gguf_mode = match a.gguf_weights.as_str() {
 		"file" => GgufMode::Quantized,
 		"q8_0" => GgufMode::Requantized(GgmlDType::Q8_0),
@@ -172,16 +203,16 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 		Some(url) => {
 			let key = KeySource::from_options(a.key_file.as_deref(), a.suri.as_deref())
 				.context("chain mode needs --key-file or --suri")?;
-			let mut cfg = ChainConfig::new(url);
+			let mut cfg = ChainConfig::new(url.clone());
 			cfg.batch_interval = std::time::Duration::from_millis(a.batch_interval_ms.max(100));
 			cfg.free_base = a.free_base;
 			cfg.jobs.max_concurrent = a.max_concurrent_jobs.max(1);
 			cfg.jobs.poll = cfg.batch_interval;
-			Some((cfg, key.load()?, a.journal.clone()))
+			Some((cfg, key.load()?, a.journal.clone(), a.record_store.clone(), url))
 		},
 	};
 	let config = serve_config(a)?;
-	let Some((chain_config, key, journal_path)) = chain else {
+	let Some((chain_config, key, journal_path, record_store, chain_url)) = chain else {
 		if admin_token.is_none() {
 			return serve(config).await;
 		}
@@ -222,6 +253,15 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 		journal: Some(journal.clone()),
 	};
 	let state = build_state_with(&config, services).await?;
+	if let (Some(tracer), Some(store_url)) = (state.infer().tracer(), record_store) {
+		let client = lineage_chain::connect(&chain_url).await?;
+		tracer.set_source(Arc::new(ChainVersions::new(
+			client,
+			chain.registry().clone(),
+			&store_url,
+		)));
+		tracing::info!(record_store = %store_url, span_cache = %config.trace.as_ref().map(|t| t.cache_dir.display().to_string()).unwrap_or_default(), "attributing answers");
+	}
 	chain.spawn(state.infer().clone())?;
 	let listener = tokio::net::TcpListener::bind(config.addr)
 		.await

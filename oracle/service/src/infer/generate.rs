@@ -16,7 +16,7 @@ use super::{
 	error::InferError,
 	gate::GateRequest,
 	state::{blocking, Admission, Infer},
-	text::{drive, DriveContext, Summary, TextEvent},
+	text::{drive, DriveContext, Summary, TextEvent, TraceJob},
 	usage::Voucher,
 };
 
@@ -233,6 +233,15 @@ impl Infer {
 			finish = tracing::field::Empty,
 		);
 		let prompt_len = prompt.len();
+		// Attribution: the adapter's span indexes if built (else why not, and indexing starts).
+		let trace = match (&adapter_hash, self.tracer()) {
+			(Some(hash), Some(tracer)) => Some(TraceJob {
+				tracer: tracer.clone(),
+				indexes: tracer.ensure(*hash),
+				prompt: prompt.clone(),
+			}),
+			_ => None,
+		};
 		let spent = pass.spent;
 		let voucher = req.voucher;
 		let events = self.engine().submit(GenerateRequest {
@@ -254,6 +263,7 @@ impl Infer {
 			sink: self.sink().clone(),
 			pass,
 			voucher,
+			trace,
 		};
 		let model = self.model().clone();
 		let driver_span = span.clone();

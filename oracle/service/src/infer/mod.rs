@@ -11,6 +11,7 @@
 //! - [`adapters`]: loading and unloading served adapters by name;
 //! - [`text`]: incremental detokenisation, stop strings and the driver;
 //! - [`gate`]: who may run a request and who pays ([`gate::RequestGate`]);
+//! - [`lineage`]: per-answer attribution to the records of the adapter's training versions;
 //! - [`usage`]: the record of a finished request and where it goes ([`usage::UsageSink`]);
 //! - [`error`]: [`InferError`], which the HTTP layer maps to status codes.
 
@@ -18,6 +19,7 @@ pub mod adapters;
 pub mod error;
 pub mod gate;
 pub mod generate;
+pub mod lineage;
 pub mod state;
 pub mod text;
 pub mod usage;

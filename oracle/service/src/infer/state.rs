@@ -49,6 +49,9 @@ pub struct InferConfig {
 	pub default_max_tokens: usize,
 	/// How a GGUF model's base linears are held ([`GgufMode::Quantized`]: as in the file).
 	pub gguf_mode: GgufMode,
+	/// Per-answer attribution: where span indexes are kept and their bounds (`None`: answers
+	/// carry no `lineage`).
+	pub trace: Option<super::lineage::TraceConfig>,
 }
 
 /// Limits every request is held to.
@@ -71,6 +74,7 @@ struct Shared {
 	sink: Arc<dyn UsageSink>,
 	gate: Arc<dyn RequestGate>,
 	chat_template: Option<Arc<ChatTemplate>>,
+	tracer: Option<Arc<super::lineage::Tracer>>,
 	admission: Arc<Semaphore>,
 	limits: Limits,
 	/// Unix seconds at start.
@@ -168,6 +172,18 @@ impl Infer {
 			.max_concurrent
 			.unwrap_or(engine_config.max_batch + engine_config.max_queue)
 			.max(1);
+		let tracer = match &config.trace {
+			Some(trace) => {
+				let tokenizer = Arc::new(model.tokenizer.clone());
+				let tracer = super::lineage::Tracer::new(trace, tokenizer)
+					.with_context(|| {
+						format!("opening the span index cache in {}", trace.cache_dir.display())
+					})?
+					.with_timing(metrics.attribution.clone());
+				Some(Arc::new(tracer))
+			},
+			None => None,
+		};
 		let infer = Infer {
 			inner: Arc::new(Shared {
 				engine,
@@ -178,6 +194,7 @@ impl Infer {
 				sink,
 				gate,
 				chat_template,
+				tracer,
 				admission: Arc::new(Semaphore::new(max_concurrent)),
 				limits: Limits {
 					max_seq_len: engine_config.max_seq_len,
@@ -250,6 +267,11 @@ impl Infer {
 	/// The model's own chat template, if it has one (else the fallback is used).
 	pub(crate) fn chat_template(&self) -> Option<Arc<ChatTemplate>> {
 		self.inner.chat_template.clone()
+	}
+
+	/// Per-answer attribution, when the oracle was started with it.
+	pub fn tracer(&self) -> Option<&Arc<super::lineage::Tracer>> {
+		self.inner.tracer.as_ref()
 	}
 
 	/// Where finished requests are recorded.

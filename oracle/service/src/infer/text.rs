@@ -21,6 +21,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
 	gate::GatePass,
+	lineage::{AdapterIndexes, Lineage, Tracer},
 	usage::{Finish, FinishedRequest, UsageSink},
 };
 
@@ -182,6 +183,18 @@ pub struct Summary {
 	pub decode_time: Duration,
 	/// The sha256 of the whole response text.
 	pub response_sha256: [u8; 32],
+	/// The answer's attribution, when the request used an adapter and the oracle traces.
+	pub lineage: Option<Lineage>,
+}
+
+/// What the driver needs to attribute the answer when it ends.
+pub struct TraceJob {
+	/// The tracer.
+	pub tracer: Arc<Tracer>,
+	/// The adapter's span indexes, or the `lineage` to report while they are not built.
+	pub indexes: Result<Arc<AdapterIndexes>, Lineage>,
+	/// The prompt's token ids.
+	pub prompt: Vec<u32>,
 }
 
 /// What the driver sends to the handler.
@@ -216,6 +229,8 @@ pub struct DriveContext {
 	pub pass: GatePass,
 	/// The payer's signed authorisation of the request, kept with its usage record.
 	pub voucher: Option<super::usage::Voucher>,
+	/// Attribution of the answer, when the oracle traces this adapter.
+	pub trace: Option<TraceJob>,
 }
 
 /// Turn the engine's events into text events. Blocking: run it with `spawn_blocking`.
@@ -234,11 +249,16 @@ pub fn drive(
 	let mut stops = StopMatcher::new(ctx.stops.clone());
 	let mut hasher = Sha256::new();
 	let mut first_token: Option<Instant> = None;
-	let send = |text: String, hasher: &mut Sha256| -> bool {
+	// The text handed to the connection, kept only to attribute it.
+	let mut answer = ctx.trace.as_ref().map(|_| String::new());
+	let mut send = |text: String, hasher: &mut Sha256| -> bool {
 		if text.is_empty() {
 			return true;
 		}
 		hasher.update(text.as_bytes());
+		if let Some(answer) = answer.as_mut() {
+			answer.push_str(&text);
+		}
 		out.send(TextEvent::Delta(text)).is_ok()
 	};
 	// Tokens whose text was handed to the connection: what a client that hangs up pays for.
@@ -314,6 +334,10 @@ pub fn drive(
 			},
 		}
 	};
+	let lineage = ctx.trace.map(|job| match job.indexes {
+		Ok(indexes) => job.tracer.attribute(&indexes, &job.prompt, answer.as_deref().unwrap_or("")),
+		Err(lineage) => lineage,
+	});
 	let now = Instant::now();
 	let summary = Summary {
 		finish,
@@ -323,6 +347,7 @@ pub fn drive(
 		time_to_first_token: first_token.map(|t| t.duration_since(ctx.submitted_at)),
 		decode_time: first_token.map(|t| now.duration_since(t)).unwrap_or_default(),
 		response_sha256: hasher.finalize().into(),
+		lineage,
 	};
 	let recorded = ctx.sink.record(&FinishedRequest {
 		id: ctx.id,
@@ -337,6 +362,7 @@ pub fn drive(
 		voucher: ctx.voucher.clone(),
 		chain_adapter: ctx.pass.chain_adapter,
 		served_at: ctx.pass.served_at,
+		lineage: summary.lineage.clone(),
 	});
 	match recorded {
 		Ok(()) => {
@@ -411,6 +437,7 @@ mod tests {
 			sink,
 			pass: GatePass::open(),
 			voucher: None,
+			trace: None,
 		}
 	}
 

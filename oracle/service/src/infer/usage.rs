@@ -9,7 +9,7 @@ use lineage_primitives::{AdapterId, Hash};
 pub use lineage_primitives::payer::Voucher;
 
 /// One finished request, as the usage journal records it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FinishedRequest {
 	/// The response id (`cmpl-…`, `chatcmpl-…`).
 	pub id: String,
@@ -36,6 +36,8 @@ pub struct FinishedRequest {
 	pub chain_adapter: Option<AdapterId>,
 	/// The finalized block the gate admitted it at, when a chain gate did.
 	pub served_at: Option<u32>,
+	/// The answer's attribution, when the adapter has training versions to trace.
+	pub lineage: Option<super::lineage::Lineage>,
 }
 
 /// Why a [`UsageSink`] could not record a request (the journal's own error, boxed).

@@ -35,6 +35,7 @@
 //! | `best_vouchers` | payer (32 bytes) | SCALE [`Voucher`]: the payer's highest spend limit, sent with each batch |
 //! | `nonces` | payer (32 bytes) ‖ nonce (big-endian) | timestamp (ms) |
 //! | `nonce_times` | timestamp (big-endian) ‖ payer ‖ nonce | `()`: for pruning by age |
+//! | `lineage` | record number | JSON: the answer's attribution (the records and contributors it repeats), written with the record |
 //!
 //! Big-endian integers inside byte keys make the keys sort as the numbers do.
 
@@ -83,6 +84,7 @@ const NONCES: TableDefinition<&[u8; 40], u64> = TableDefinition::new("nonces");
 const NONCE_TIMES: TableDefinition<&[u8; 48], ()> = TableDefinition::new("nonce_times");
 /// On-chain jobs this oracle answered or gave up: job id → SCALE [`JobEntry`].
 const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
+const LINEAGE: TableDefinition<u64, &[u8]> = TableDefinition::new("lineage");
 
 /// How large a batch may be: the chain's limits (the usage pallet's `MaxEntriesPerBatch`,
 /// `MaxAdaptersPerBatch` and `MaxPayersPerBatch`) and the oracle's own cap on records per batch.
@@ -170,6 +172,8 @@ pub struct Evidence {
 	pub batch: Option<BatchEvidence>,
 	/// Whether the chain refused it (never billed).
 	pub rejected: bool,
+	/// The answer's attribution as JSON, when it was traced.
+	pub lineage: Option<Vec<u8>>,
 }
 
 /// Where a record sits in its batch, and the proof of it.
@@ -275,6 +279,7 @@ impl Journal {
 			txn.open_table(NONCES)?;
 			txn.open_table(NONCE_TIMES)?;
 			txn.open_table(JOBS)?;
+			txn.open_table(LINEAGE)?;
 			Ok(())
 		})?;
 		Ok(journal)
@@ -300,6 +305,17 @@ impl Journal {
 		&self,
 		rec: &UsageRecord<AccountId>,
 		voucher: &Voucher,
+	) -> Result<u64, JournalError> {
+		self.append_with_lineage(rec, voucher, None)
+	}
+
+	/// [`append`](Self::append), keeping `lineage` (the answer's attribution, as JSON) with the
+	/// record in the same transaction: what the evidence route returns with it.
+	pub fn append_with_lineage(
+		&self,
+		rec: &UsageRecord<AccountId>,
+		voucher: &Voucher,
+		lineage: Option<&[u8]>,
 	) -> Result<u64, JournalError> {
 		if rec.input_tokens == 0 && rec.output_tokens == 0 {
 			return Err(JournalError::EmptyRecord { request_id: rec.request_id });
@@ -331,6 +347,9 @@ impl Journal {
 			txn.open_table(RECORDS)?.insert(number, rec.encode().as_slice())?;
 			txn.open_table(PENDING)?.insert(number, ())?;
 			txn.open_table(VOUCHERS)?.insert(number, voucher.encode().as_slice())?;
+			if let Some(lineage) = lineage {
+				txn.open_table(LINEAGE)?.insert(number, lineage)?;
+			}
 			let mut best = txn.open_table(BEST_VOUCHERS)?;
 			let payer: [u8; 32] = rec.payer.clone().into();
 			let current = match best.get(&payer)? {
@@ -749,7 +768,8 @@ impl Journal {
 				},
 			};
 			let rejected = txn.open_table(REJECTED)?.get(number)?.is_some();
-			Ok(Some(Evidence { number, record, voucher, batch, rejected }))
+			let lineage = txn.open_table(LINEAGE)?.get(number)?.map(|v| v.value().to_vec());
+			Ok(Some(Evidence { number, record, voucher, batch, rejected, lineage }))
 		})
 	}
 

@@ -540,6 +540,26 @@ fn evidence_proves_a_record_against_its_batch_root() {
 }
 
 #[test]
+fn a_record_keeps_its_attribution_across_a_restart() {
+	let dir = TempDir::new("lineage");
+	let lineage = br#"{"status":"attributed","contributors":[{"contributor":"0x01"}]}"#;
+	{
+		let journal = Journal::open(&dir.file()).unwrap();
+		let r = rec(1, 1, 1, 10, 10);
+		journal.append_with_lineage(&r, &voucher(&r.payer, 5), Some(lineage)).unwrap();
+		append(&journal, &rec(2, 1, 1, 10, 10)).unwrap();
+		// A repeated append (the same request id) keeps the first record and its attribution.
+		journal.append_with_lineage(&r, &voucher(&r.payer, 5), Some(b"{}")).unwrap();
+	}
+	let journal = Journal::open(&dir.file()).unwrap();
+	let id = |n: u64| Hash::from_low_u64_be(n).to_fixed_bytes();
+	assert_eq!(journal.evidence(&id(1)).unwrap().unwrap().lineage.as_deref(), Some(&lineage[..]));
+	assert_eq!(journal.evidence(&id(2)).unwrap().unwrap().lineage, None);
+	cut(&journal, 0, WIDE).unwrap();
+	assert_eq!(journal.evidence(&id(1)).unwrap().unwrap().lineage.as_deref(), Some(&lineage[..]));
+}
+
+#[test]
 fn reject_unwinds_later_signed_batches() {
 	let dir = TempDir::new("reject-later");
 	let journal = Journal::open(&dir.file()).unwrap();
