@@ -11,7 +11,11 @@
 //! - **precision**: of the answers credited to anyone, the share whose top contributor is the
 //!   one who planted the fact;
 //! - **recall**: of all questions, the share whose top contributor is the planter;
-//! - **correct**: answers that contain the planted name (the adapter learned the fact).
+//! - **correct**: answers that contain the planted name (the adapter learned the fact);
+//! - **precision on correct answers**: the same precision over the answers that give the
+//!   planted fact;
+//! - **planter's share of credit**: of all the credit given, the share that went to the planter
+//!   (an answer that mixes two facts rightly credits both planters).
 //!
 //! The base model's answers to the same questions are attributed too, as the control: they
 //! should credit nobody. A paraphrased answer that repeats no span of 4+ tokens credits nobody;
@@ -121,6 +125,12 @@ struct Tally {
 	correct: usize,
 	credited: usize,
 	top_true: usize,
+	/// Of the correct answers: credited to anyone, and with the planter first.
+	correct_credited: usize,
+	correct_top_true: usize,
+	/// Credit given, and to the planter.
+	score: f64,
+	score_true: f64,
 	micros: Vec<f64>,
 }
 
@@ -128,13 +138,18 @@ impl Tally {
 	fn row(&self, name: &str) -> String {
 		let pct = |a: usize, b: usize| if b == 0 { 0.0 } else { 100.0 * a as f64 / b as f64 };
 		let mean = self.micros.iter().sum::<f64>() / self.micros.len().max(1) as f64;
+		let ratio = |a: usize, b: usize| if b == 0 { f64::NAN } else { a as f64 / b as f64 };
 		format!(
-			"| {name} | {} | {:.0}% | {} | {:.3} | {:.3} | {:.0} |",
+			"| {name} | {} | {:.0}% | {} | {:.3} | {:.3} | {:.3} ({}/{}) | {:.3} | {:.0} |",
 			self.questions,
 			pct(self.correct, self.questions),
 			self.credited,
-			if self.credited == 0 { 0.0 } else { self.top_true as f64 / self.credited as f64 },
-			self.top_true as f64 / self.questions.max(1) as f64,
+			ratio(self.top_true, self.credited),
+			ratio(self.top_true, self.questions),
+			ratio(self.correct_top_true, self.correct_credited),
+			self.correct_top_true,
+			self.correct_credited,
+			if self.score > 0.0 { self.score_true / self.score } else { f64::NAN },
 			mean,
 		)
 	}
@@ -162,7 +177,8 @@ fn main() -> anyhow::Result<()> {
 		push(&mut records, json_record(&r.prompt, &r.completion), 1 + (i % 8) as u8);
 	}
 	let mut facts = Vec::new();
-	let heldout_permille = 1;
+	// Some WordNet records are held out to judge the run; no planted fact is.
+	let heldout_permille = 100;
 	while facts.len() < args.facts {
 		let f = fact(&mut rng, facts.len());
 		let bytes = json_record(&f.question, &f.answer);
@@ -268,14 +284,27 @@ fn main() -> anyhow::Result<()> {
 			let text = model.tokenizer.decode(ids, true).map_err(anyhow::Error::msg)?;
 			let tokens =
 				model.tokenizer.encode(text.as_str(), false).map_err(anyhow::Error::msg)?;
+			// The prompt as the oracle sees it (its text, tokenized plainly): what the answer
+			// copies from it earns nothing.
+			let asked = model.tokenizer.encode(*q, false).map_err(anyhow::Error::msg)?;
 			let t = Instant::now();
-			let a = attribute(&[&index], &[], tokens.get_ids(), &params);
+			let a = attribute(&[&index], asked.get_ids(), tokens.get_ids(), &params);
 			tally.micros.push(t.elapsed().as_secs_f64() * 1e6);
 			let truth = records[*at].1;
-			tally.correct += text.contains(&f.key) as usize;
+			let correct = text.contains(&f.key);
+			tally.correct += correct as usize;
 			if let Some(top) = a.contributors.first() {
+				let first = top.contributor == truth;
 				tally.credited += 1;
-				tally.top_true += (top.contributor == truth) as usize;
+				tally.top_true += first as usize;
+				tally.correct_credited += correct as usize;
+				tally.correct_top_true += (correct && first) as usize;
+			}
+			for c in &a.contributors {
+				tally.score += c.score;
+				if c.contributor == truth {
+					tally.score_true += c.score;
+				}
 			}
 			if tally.micros.len() <= 2 {
 				examples.push(format!(
@@ -303,8 +332,10 @@ fn main() -> anyhow::Result<()> {
 		index.bytes_per_token(),
 		outcome.manifest.run.steps
 	);
-	println!("| answers | questions | correct | credited to anyone | precision | recall | µs per attribution |");
-	println!("|---|---|---|---|---|---|---|");
+	println!(
+		"| answers | questions | correct | credited to anyone | precision | recall | precision on correct answers | planter's share of credit | µs per attribution |"
+	);
+	println!("|---|---|---|---|---|---|---|---|---|");
 	for r in rows {
 		println!("{r}");
 	}

@@ -8,7 +8,12 @@
 //!    occurs in more than [`AttributionParams::max_occurrences`] places is *common* (a template,
 //!    a stock phrase): it is reported with its count and credits nobody, which bounds the work
 //!    and keeps stock phrases from diluting the records an answer really came from.
-//! 3. **Credit.** Each completion token covered by creditable spans is worth one unit, shared
+//! 3. **Echoes.** Tokens the completion copies from its prompt (runs of at least `min_span`
+//!    tokens the prompt holds too: " capital of X" in "The capital of X is Y" after "What is
+//!    the capital of X?") are in no span: spans run between them. A model that repeats the
+//!    question earns its training data nothing, and a stock phrase next to an echoed name
+//!    ("X Guild was founded by") does not single out the one record that holds the name.
+//! 4. **Credit.** Each completion token covered by creditable spans is worth one unit, shared
 //!    equally by the spans covering it; a span's credit is shared equally by its records. A
 //!    record's score is its credit in tokens; a contributor's, the sum over their records. The
 //!    scores add up to [`Attribution::credited_tokens`].
@@ -99,6 +104,8 @@ pub struct Attribution {
 	pub completion_tokens: u32,
 	/// Completion tokens covered by at least one creditable span (the sum of the scores).
 	pub credited_tokens: u32,
+	/// Completion tokens copied from the prompt (in no span).
+	pub echoed_tokens: u32,
 	/// The completion's maximal spans, by start.
 	pub spans: Vec<Span>,
 	/// The prompt's maximal spans, by start (credit nobody).
@@ -171,13 +178,34 @@ struct Found {
 }
 
 /// The maximal spans of `query` over `indexes` (see the module doc).
-fn maximal_spans(indexes: &[&SpanIndex], query: &[u32], params: &AttributionParams) -> Vec<Found> {
+/// Positions marked in `breaks` (the completion's echoes of its prompt) are in no span: a span
+/// runs within the stretches between them.
+fn maximal_spans(
+	indexes: &[&SpanIndex],
+	query: &[u32],
+	breaks: Option<&[bool]>,
+	params: &AttributionParams,
+) -> Vec<Found> {
 	let n = query.len().min(params.max_query_tokens);
 	let query = &query[..n];
-	// Per index and position: the longest match and its rows.
+	let broken = |i: usize| breaks.is_some_and(|b| b.get(i).copied().unwrap_or(false));
+	// Where the stretch holding each position ends (the next break, or the end).
+	let mut stretch_end = vec![n; n];
+	for i in (0..n).rev() {
+		stretch_end[i] = if broken(i) {
+			i
+		} else if i + 1 < n {
+			stretch_end[i + 1]
+		} else {
+			n
+		};
+	}
+	// Per index and position: the longest match within its stretch, and its rows.
 	let runs: Vec<Vec<(usize, std::ops::Range<usize>)>> = indexes
 		.iter()
-		.map(|ix| (0..n).map(|i| ix.longest_prefix(&query[i..], params.max_span)).collect())
+		.map(|ix| {
+			(0..n).map(|i| ix.longest_prefix(&query[i..stretch_end[i]], params.max_span)).collect()
+		})
 		.collect();
 	let best: Vec<usize> = (0..n).map(|i| runs.iter().map(|r| r[i].0).max().unwrap_or(0)).collect();
 	let mut out = Vec::new();
@@ -256,6 +284,29 @@ fn resolve(
 		.collect()
 }
 
+/// Which completion positions lie in a run of at least `min` tokens that the prompt holds too
+/// (longest common substrings ending at each position, by dynamic programming: O(n · m)).
+fn echoed(prompt: &[u32], completion: &[u32], min: usize) -> Vec<bool> {
+	let mut echo = vec![false; completion.len()];
+	if prompt.is_empty() || min == 0 {
+		return echo;
+	}
+	let mut prev = vec![0u32; prompt.len() + 1];
+	let mut cur = vec![0u32; prompt.len() + 1];
+	for (i, &c) in completion.iter().enumerate() {
+		let mut best = 0u32;
+		for (j, &p) in prompt.iter().enumerate() {
+			cur[j + 1] = if c == p { prev[j] + 1 } else { 0 };
+			best = best.max(cur[j + 1]);
+		}
+		if best as usize >= min {
+			echo[i + 1 - best as usize..=i].iter_mut().for_each(|e| *e = true);
+		}
+		std::mem::swap(&mut prev, &mut cur);
+	}
+	echo
+}
+
 /// Attributes one answer: `completion`'s spans credit records and contributors; `prompt`'s are
 /// found and reported apart. `indexes` are the adapter's training versions.
 pub fn attribute(
@@ -265,25 +316,30 @@ pub fn attribute(
 	params: &AttributionParams,
 ) -> Attribution {
 	let mut table = RecordTable::default();
-	let mut spans =
-		resolve(indexes, maximal_spans(indexes, completion, params), params, &mut table);
+	// Tokens the answer copies from the prompt are in no span: the caller said them.
+	let n = completion.len().min(params.max_query_tokens);
+	let prompt = &prompt[..prompt.len().min(params.max_query_tokens)];
+	let echo = echoed(prompt, &completion[..n], params.min_span);
+	let mut spans = resolve(
+		indexes,
+		maximal_spans(indexes, completion, Some(&echo), params),
+		params,
+		&mut table,
+	);
 	let mut prompt_spans =
-		resolve(indexes, maximal_spans(indexes, prompt, params), params, &mut table);
+		resolve(indexes, maximal_spans(indexes, prompt, None, params), params, &mut table);
 
 	// Each covered completion token is one unit, shared by the creditable spans covering it.
-	let n = completion.len().min(params.max_query_tokens);
-	let mut cover = vec![0u32; n];
+	let range = |s: &Span| s.start as usize..(s.start + s.len) as usize;
 	let creditable = |s: &Span| !s.common && !s.records.is_empty();
+	let mut cover = vec![0u32; n];
 	for s in spans.iter().filter(|s| creditable(s)) {
-		for c in &mut cover[s.start as usize..(s.start + s.len) as usize] {
+		for c in &mut cover[range(s)] {
 			*c += 1;
 		}
 	}
 	for s in spans.iter_mut().filter(|s| creditable(s)) {
-		s.credit = cover[s.start as usize..(s.start + s.len) as usize]
-			.iter()
-			.map(|&c| 1.0 / f64::from(c))
-			.sum();
+		s.credit = cover[range(s)].iter().map(|&c| 1.0 / f64::from(c)).sum();
 		let share = s.credit / s.records.len() as f64;
 		for &r in &s.records {
 			let rec = &mut table.records[r as usize];
@@ -335,6 +391,7 @@ pub fn attribute(
 	Attribution {
 		completion_tokens: n as u32,
 		credited_tokens: cover.iter().filter(|&&c| c > 0).count() as u32,
+		echoed_tokens: echo.iter().filter(|&&e| e).count() as u32,
 		spans,
 		prompt_spans,
 		records,
@@ -448,10 +505,41 @@ mod tests {
 	}
 
 	#[test]
+	fn what_the_answer_copies_from_the_prompt_earns_nothing() {
+		let f = index(&[(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 1)]);
+		// The answer repeats the prompt's 1..=5 and adds 6 7 8: three tokens of its own, below
+		// min_span, so no span and no credit.
+		let a = attribute(&[&f.index], &[0, 1, 2, 3, 4, 5], &[1, 2, 3, 4, 5, 6, 7, 8], &params(4));
+		assert!(a.spans.is_empty(), "{:?}", a.spans);
+		assert_eq!(a.echoed_tokens, 5);
+		assert!(a.contributors.is_empty());
+		// Four tokens of its own: credited for those four only.
+		let a =
+			attribute(&[&f.index], &[0, 1, 2, 3, 4, 5], &[1, 2, 3, 4, 5, 6, 7, 8, 9], &params(4));
+		assert_eq!(a.spans.iter().map(|s| (s.start, s.len)).collect::<Vec<_>>(), [(5, 4)]);
+		assert_eq!(a.credited_tokens, 4);
+		assert_eq!(a.contributors[0].score, 4.0);
+		// A run shorter than min_span shared with the prompt is no echo.
+		let a = attribute(&[&f.index], &[0, 1, 2, 3, 99], &[1, 2, 3, 4, 5], &params(4));
+		assert_eq!(a.echoed_tokens, 0);
+		assert_eq!(a.credited_tokens, 5);
+	}
+
+	#[test]
 	fn an_answer_with_no_match_is_credited_to_nobody() {
 		let f = index(&[(&[1, 2, 3, 4, 5], 1)]);
 		let a = attribute(&[&f.index], &[], &[6, 7, 8, 9, 10, 11], &params(4));
 		assert_eq!(a, Attribution { completion_tokens: 6, ..Default::default() });
+		// A stock phrase beside an echoed name: the name is the prompt's, the phrase alone
+		// (3 tokens) is no span.
+		let f = index(&[(&[50, 51, 52, 53, 7, 8, 9], 1), (&[60, 61, 62, 7, 8, 9, 70], 2)]);
+		let a = attribute(
+			&[&f.index],
+			&[0, 50, 51, 52, 53],
+			&[50, 51, 52, 53, 7, 8, 9, 99],
+			&params(4),
+		);
+		assert!(a.contributors.is_empty(), "{:?}", a.spans);
 	}
 
 	#[test]

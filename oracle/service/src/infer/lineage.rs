@@ -114,6 +114,8 @@ pub struct Traced {
 	pub completion_tokens: u32,
 	/// Answer tokens covered by creditable spans (the sum of the records' scores).
 	pub credited_tokens: u32,
+	/// Answer tokens copied from the prompt (in no span: they credit nobody).
+	pub echoed_tokens: u32,
 	/// The answer's maximal spans found verbatim in the records.
 	pub spans: Vec<TextSpan>,
 	/// The prompt's, reported apart: they credit nobody.
@@ -336,6 +338,7 @@ impl Tracer {
 			versions: indexes.versions.iter().map(|(v, _)| *v).collect(),
 			completion_tokens: a.completion_tokens,
 			credited_tokens: a.credited_tokens,
+			echoed_tokens: a.echoed_tokens,
 			spans: text_spans(&a.spans, completion, &c_offsets),
 			prompt_spans: text_spans(&a.prompt_spans, prompt, &p_offsets),
 			records: a.records,
