@@ -68,6 +68,9 @@ struct Args {
 	/// Seed of the invented facts.
 	#[arg(long, default_value_t = 11)]
 	seed: u64,
+	/// Shortest span that credits a record (the oracle's --min-span).
+	#[arg(long, default_value_t = 4)]
+	min_span: usize,
 }
 
 const SYLLABLES: &[&str] = &[
@@ -259,7 +262,7 @@ fn main() -> anyhow::Result<()> {
 	let build_ms = t.elapsed().as_secs_f64() * 1e3;
 
 	let formatter = Formatter::new(&model)?;
-	let params = AttributionParams::default();
+	let params = AttributionParams { min_span: args.min_span, ..AttributionParams::default() };
 	let mut rows = Vec::new();
 	let mut examples = Vec::new();
 	for (kind, paraphrased, with_adapter) in [

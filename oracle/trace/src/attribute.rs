@@ -8,7 +8,7 @@
 //!    occurs in more than [`AttributionParams::max_occurrences`] places is *common* (a template,
 //!    a stock phrase): it is reported with its count and credits nobody, which bounds the work
 //!    and keeps stock phrases from diluting the records an answer really came from.
-//! 3. **Echoes.** Tokens the completion copies from its prompt (runs of at least `min_span`
+//! 3. **Echoes.** Tokens the completion copies from its prompt (runs of at least `min_echo`
 //!    tokens the prompt holds too: " capital of X" in "The capital of X is Y" after "What is
 //!    the capital of X?") are in no span: spans run between them. A model that repeats the
 //!    question earns its training data nothing, and a stock phrase next to an echoed name
@@ -43,6 +43,9 @@ pub struct AttributionParams {
 	pub max_occurrences: u64,
 	/// Tokens of a completion (and, apart, of a prompt) looked at; the rest are not attributed.
 	pub max_query_tokens: usize,
+	/// Shortest run of tokens the completion shares with its prompt that counts as an echo
+	/// (in no span). Short on purpose: an invented name is a few tokens.
+	pub min_echo: usize,
 }
 
 impl Default for AttributionParams {
@@ -52,6 +55,7 @@ impl Default for AttributionParams {
 			max_span: 256,
 			max_occurrences: 256,
 			max_query_tokens: 4096,
+			min_echo: 3,
 		}
 	}
 }
@@ -319,7 +323,7 @@ pub fn attribute(
 	// Tokens the answer copies from the prompt are in no span: the caller said them.
 	let n = completion.len().min(params.max_query_tokens);
 	let prompt = &prompt[..prompt.len().min(params.max_query_tokens)];
-	let echo = echoed(prompt, &completion[..n], params.min_span);
+	let echo = echoed(prompt, &completion[..n], params.min_echo);
 	let mut spans = resolve(
 		indexes,
 		maximal_spans(indexes, completion, Some(&echo), params),
@@ -519,8 +523,8 @@ mod tests {
 		assert_eq!(a.spans.iter().map(|s| (s.start, s.len)).collect::<Vec<_>>(), [(5, 4)]);
 		assert_eq!(a.credited_tokens, 4);
 		assert_eq!(a.contributors[0].score, 4.0);
-		// A run shorter than min_span shared with the prompt is no echo.
-		let a = attribute(&[&f.index], &[0, 1, 2, 3, 99], &[1, 2, 3, 4, 5], &params(4));
+		// A run shorter than min_echo shared with the prompt is no echo.
+		let a = attribute(&[&f.index], &[0, 1, 2, 99], &[1, 2, 3, 4, 5], &params(4));
 		assert_eq!(a.echoed_tokens, 0);
 		assert_eq!(a.credited_tokens, 5);
 	}
