@@ -3,7 +3,7 @@
 //! (run in the same process, at the sizes it can finish).
 //!
 //! ```text
-//! cargo run --release -p lineage-trace --example bench -- --sizes 1e6,1e7,1e8,5e8
+//! cargo run --release -p lineage-trace --example span_bench -- --sizes 1e6,1e7,1e8,5e8
 //! ```
 //!
 //! The text is synthetic (seeded): records of 24–96 tokens drawn from a Zipf(1.1) law over a
