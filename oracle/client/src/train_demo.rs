@@ -89,7 +89,8 @@ pub fn describe_lineage(body: &serde_json::Value) -> String {
 					s["occurrences"]
 				);
 			}
-			for r in l["records"].as_array().into_iter().flatten().take(3) {
+			let credited = |r: &&serde_json::Value| r["score"].as_f64().unwrap_or(0.0) > 0.0;
+			for r in l["records"].as_array().into_iter().flatten().filter(credited).take(3) {
 				out += &format!(
 					"\n    record {} of datanet {} v{} (contribution {}): {:.1} tokens",
 					r["index"],
@@ -104,6 +105,13 @@ pub fn describe_lineage(body: &serde_json::Value) -> String {
 					"\n    contributor {}: {:.1} tokens",
 					c["contributor"].as_str().unwrap_or("?"),
 					c["score"].as_f64().unwrap_or(0.0)
+				);
+			}
+			let prompt_spans = l["prompt_spans"].as_array().map_or(0, |s| s.len());
+			if prompt_spans > 0 {
+				out += &format!(
+					"\n    the question itself is in {prompt_spans} place(s) of the training records \
+					 (prompt spans credit nobody)"
 				);
 			}
 			if spans == 0 {
@@ -216,6 +224,28 @@ pub async fn run(args: TrainDemoArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn lineage_is_described_with_credited_records_only() {
+		let body = serde_json::json!({"lineage": {
+			"status": "attributed", "completion_tokens": 9, "credited_tokens": 6, "micros": 120,
+			"spans": [{"text": "a tool for counting", "tokens": 6, "occurrences": 1}],
+			"prompt_spans": [{"text": "the noun abacus"}],
+			"records": [
+				{"index": 4, "datanet": 1, "version": 2, "contribution": 17, "score": 6.0},
+				{"index": 9, "datanet": 1, "version": 2, "contribution": 30, "score": 0.0}
+			],
+			"contributors": [{"contributor": "0x01", "score": 6.0}]
+		}});
+		let text = describe_lineage(&body);
+		assert!(text.contains("1 verbatim span(s) over 6 of 9"), "{text}");
+		assert!(text.contains("contribution 17") && !text.contains("contribution 30"), "{text}");
+		assert!(text.contains("question itself is in 1 place"), "{text}");
+		assert!(describe_lineage(&serde_json::json!({"lineage": {"status": "unavailable",
+			"reason": "store down"}}))
+		.contains("store down"));
+		assert!(describe_lineage(&serde_json::json!({})).contains("does not trace"));
+	}
 
 	#[test]
 	fn the_sample_shown_is_one_the_adapter_got_right_and_the_base_wrong() {
