@@ -32,6 +32,7 @@ use lineage_factory::{
 };
 use lineage_oracle::{
 	chain::{
+		link::ChainLink,
 		registry::{load_adapters, Registry},
 		trace::ChainVersions,
 	},
@@ -261,7 +262,9 @@ async fn an_adapter_trained_from_a_datanet_is_registered_with_its_measured_linea
 		)
 		.expect("the span cache opens"),
 	);
-	tracer.set_source(Arc::new(ChainVersions::new(client.clone(), registry, &store)));
+	let link = Arc::new(ChainLink::default());
+	link.set(Some(client.clone()));
+	tracer.set_source(Arc::new(ChainVersions::new(link, registry, &store)));
 	let artifact = {
 		let mut h = [0u8; 32];
 		hex::decode_to_slice(m.adapter.artifact_hash.trim_start_matches("0x"), &mut h).unwrap();

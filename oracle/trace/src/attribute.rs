@@ -406,19 +406,7 @@ pub fn attribute(
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::index::SpanIndexBuilder;
-
-	/// Record `contribution` of datanet 0, contributed by account `[who; 32]`.
-	fn meta(contribution: u32, who: u8) -> RecordMeta {
-		RecordMeta {
-			datanet: 0,
-			version: 1,
-			index: contribution,
-			contribution,
-			content_hash: [contribution as u8; 32],
-			contributor: [who; 32],
-		}
-	}
+	use crate::index::{tests::meta, SpanIndexBuilder};
 
 	struct Fixture {
 		_dir: tempfile::TempDir,

@@ -437,9 +437,10 @@ impl SpanIndex {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
 	use super::*;
 
+	/// Record `contribution` of datanet 0, contributed by account `[contributor; 32]`.
 	pub(crate) fn meta(contribution: u32, contributor: u8) -> RecordMeta {
 		RecordMeta {
 			datanet: 0,

@@ -188,6 +188,11 @@ impl ChainService {
 		&self.registry
 	}
 
+	/// The connection to the node, replaced when the service reconnects.
+	pub fn link(&self) -> &Arc<ChainLink> {
+		&self.link
+	}
+
 	/// The operator's account.
 	pub fn operator(&self) -> AccountId32 {
 		account_of(&self.key)

@@ -7,32 +7,31 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use lineage_chain::{lineage, rpc_err, LineageClient};
+use lineage_chain::{lineage, rpc_err};
 use lineage_primitives::Hash;
 use lineage_store::{chain::ChainView, client::StoreClient};
 use lineage_trace::RecordMeta;
 
-use super::registry::Registry;
+use super::{link::ChainLink, registry::Registry};
 use crate::infer::lineage::{VersionRecord, VersionRef, VersionSource};
 
 /// Training versions from the chain, records from a record store.
 pub struct ChainVersions {
-	client: LineageClient,
-	view: ChainView,
+	link: Arc<ChainLink>,
 	store: StoreClient,
 	registry: Arc<Registry>,
 }
 
 impl ChainVersions {
-	/// Reads through `client`, resolves adapters with `registry`, fetches records from the
-	/// record store at `store_url`.
-	pub fn new(client: LineageClient, registry: Arc<Registry>, store_url: &str) -> Self {
-		ChainVersions {
-			view: ChainView::new(client.clone()),
-			client,
-			store: StoreClient::new(store_url),
-			registry,
-		}
+	/// Reads through the oracle's shared connection `link` (so a reconnect serves it too),
+	/// resolves adapters with `registry`, fetches records from the record store at `store_url`.
+	pub fn new(link: Arc<ChainLink>, registry: Arc<Registry>, store_url: &str) -> Self {
+		ChainVersions { link, store: StoreClient::new(store_url), registry }
+	}
+
+	/// A view of the chain through the current connection.
+	fn view(&self) -> Result<ChainView, String> {
+		self.link.client().map(ChainView::new).ok_or_else(|| "not connected to the node".into())
 	}
 }
 
@@ -44,7 +43,9 @@ impl VersionSource for ChainVersions {
 				.get(&adapter)
 				.ok_or_else(|| "the adapter is not registered on chain".to_string())?
 				.id;
-			let at = self.client.at_current_block().await.map_err(|e| rpc_err(e).to_string())?;
+			let client = self.link.client().ok_or("not connected to the node")?;
+			let view = ChainView::new(client.clone());
+			let at = client.at_current_block().await.map_err(|e| rpc_err(e).to_string())?;
 			let info = at
 				.storage()
 				.try_fetch(lineage::storage().models().adapters(), (id,))
@@ -55,8 +56,7 @@ impl VersionSource for ChainVersions {
 				.map_err(|e| rpc_err(e).to_string())?;
 			let mut versions = Vec::new();
 			for (v, _weight) in info.training.0 {
-				let found = self
-					.view
+				let found = view
 					.version(v.datanet, v.version)
 					.await
 					.map_err(|e| e.to_string())?
@@ -75,9 +75,10 @@ impl VersionSource for ChainVersions {
 
 	fn records(&self, v: VersionRef) -> BoxFuture<'_, Result<Vec<VersionRecord>, String>> {
 		Box::pin(async move {
+			let view = self.view()?;
 			let verified = self
 				.store
-				.verified_version(&self.view, v.datanet, v.version)
+				.verified_version(&view, v.datanet, v.version)
 				.await
 				.map_err(|e| format!("reading its records from {}: {e}", self.store.base()))?;
 			if verified.merkle_root != v.root {

@@ -203,16 +203,16 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 		Some(url) => {
 			let key = KeySource::from_options(a.key_file.as_deref(), a.suri.as_deref())
 				.context("chain mode needs --key-file or --suri")?;
-			let mut cfg = ChainConfig::new(url.clone());
+			let mut cfg = ChainConfig::new(url);
 			cfg.batch_interval = std::time::Duration::from_millis(a.batch_interval_ms.max(100));
 			cfg.free_base = a.free_base;
 			cfg.jobs.max_concurrent = a.max_concurrent_jobs.max(1);
 			cfg.jobs.poll = cfg.batch_interval;
-			Some((cfg, key.load()?, a.journal.clone(), a.record_store.clone(), url))
+			Some((cfg, key.load()?, a.journal.clone(), a.record_store.clone()))
 		},
 	};
 	let config = serve_config(a)?;
-	let Some((chain_config, key, journal_path, record_store, chain_url)) = chain else {
+	let Some((chain_config, key, journal_path, record_store)) = chain else {
 		if admin_token.is_none() {
 			return serve(config).await;
 		}
@@ -254,12 +254,8 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<()> {
 	};
 	let state = build_state_with(&config, services).await?;
 	if let (Some(tracer), Some(store_url)) = (state.infer().tracer(), record_store) {
-		let client = lineage_chain::connect(&chain_url).await?;
-		tracer.set_source(Arc::new(ChainVersions::new(
-			client,
-			chain.registry().clone(),
-			&store_url,
-		)));
+		let source = ChainVersions::new(chain.link().clone(), chain.registry().clone(), &store_url);
+		tracer.set_source(Arc::new(source));
 		tracing::info!(record_store = %store_url, span_cache = %config.trace.as_ref().map(|t| t.cache_dir.display().to_string()).unwrap_or_default(), "attributing answers");
 	}
 	chain.spawn(state.infer().clone())?;
