@@ -335,11 +335,11 @@ fn pending_rewards(
 	env: &mut impl Ext<T = Runtime>,
 ) -> Result<Vec<u8>, Error> {
 	type Attribution = pallet_attribution::Pallet<Runtime>;
-	// The three role credits first, then per datanet version the caller has weight in: its
+	// The four role credits first, then per datanet version the caller has weight in: its
 	// weight, its checkpoint, the pool and the reward index's nodes on the walk (at most 14 for
 	// 10,000 versions).
 	let credit = proof_of::<Balance>().saturating_add(64);
-	env.charge(read_cost(3, credit.saturating_mul(3)))?;
+	env.charge(read_cost(4, credit.saturating_mul(4)))?;
 	let per_datanet = read_cost(17, 1_280);
 	let who = account_of(&c.account);
 	let rewards =
@@ -350,6 +350,7 @@ fn pending_rewards(
 		.iter()
 		.fold(rewards.as_author, |sum, (_, _, owed)| sum.saturating_add(*owed))
 		.saturating_add(rewards.as_base_owner)
-		.saturating_add(rewards.as_operator);
+		.saturating_add(rewards.as_operator)
+		.saturating_add(rewards.as_contributor);
 	Ok(ILineage::pendingRewardsCall::abi_encode_returns(&total))
 }

@@ -31,8 +31,12 @@ fn entries_per_block(entries_per_payer: u32, adapters: u32) -> (u32, Weight) {
 	let max_payers: u32 = <Runtime as pallet_usage::Config>::MaxPayersPerBatch::get();
 	let max_entries: u32 = <Runtime as pallet_usage::Config>::MaxEntriesPerBatch::get();
 	let max_batch = max_entries.min(max_payers.saturating_mul(entries_per_payer));
-	let weight =
-		|e: u32| UsageWeights::submit_usage(e, e.div_ceil(entries_per_payer), adapters.min(e));
+	let per_adapter = <Runtime as pallet_usage::Config>::MaxMatchedPerAdapter::get();
+	// Every adapter with its most matched shares.
+	let weight = |e: u32| {
+		let a = adapters.min(e);
+		UsageWeights::submit_usage(e, e.div_ceil(entries_per_payer), a, a * per_adapter)
+	};
 	// The largest single batch that fits.
 	let (mut lo, mut hi) = (0u32, max_batch);
 	while lo < hi {
@@ -86,11 +90,13 @@ fn a_full_batch_fits_in_one_extrinsic() {
 	let max_batch = <Runtime as pallet_usage::Config>::MaxEntriesPerBatch::get();
 	let max_adapters = <Runtime as pallet_usage::Config>::MaxAdaptersPerBatch::get();
 	// The most entries a batch may hold, over the fewest payers that allows.
-	let w = UsageWeights::submit_usage(max_batch, max_batch / max_adapters, max_adapters);
+	let max_matched = max_adapters * <Runtime as pallet_usage::Config>::MaxMatchedPerAdapter::get();
+	let w =
+		UsageWeights::submit_usage(max_batch, max_batch / max_adapters, max_adapters, max_matched);
 	assert!(w.all_lte(max_normal_extrinsic()), "a full batch weighs {w:?}");
 	// And with the most payers a batch may hold, each with a voucher to check.
 	let max_payers: u32 = <Runtime as pallet_usage::Config>::MaxPayersPerBatch::get();
-	let w = UsageWeights::submit_usage(max_batch, max_payers, max_adapters);
+	let w = UsageWeights::submit_usage(max_batch, max_payers, max_adapters, max_matched);
 	println!(
 		"a batch of {max_batch} entries, {max_payers} payers: {:.3} s ref time, {} KiB proof",
 		w.ref_time() as f64 / 1e12,
@@ -106,11 +112,13 @@ fn settling_a_full_batch_fits_in_one_extrinsic() {
 	// The weight `settle_batch` is charged before it runs: the batch's own work plus attribution
 	// splitting every adapter's fee over its most training versions, each through the reward
 	// index of a datanet with the most versions.
-	let w = UsageWeights::settle_batch(max_adapters).saturating_add(<pallet_attribution::Pallet<
-		Runtime,
-	> as SettleFees<_, _>>::settle_weight(
-		max_adapters
-	));
+	let max_matched = max_adapters * <Runtime as pallet_usage::Config>::MaxMatchedPerAdapter::get();
+	let w = UsageWeights::settle_batch(max_adapters, max_matched).saturating_add(
+		<pallet_attribution::Pallet<Runtime> as SettleFees<_, _>>::settle_weight(
+			max_adapters,
+			max_matched,
+		),
+	);
 	println!(
 		"settle_batch of {max_adapters} adapters: {:.3} s ref time, {} KiB proof",
 		w.ref_time() as f64 / 1e12,

@@ -676,7 +676,11 @@ pub async fn run_demo(cfg: &DemoConfig) -> anyhow::Result<DemoReport> {
 			.call(lineage::runtime_apis().attribution_api().pending_rewards(account_of(key)))
 			.await?;
 		let datanets: u128 = pending.versions.iter().map(|(_, _, v)| *v).sum();
-		let amount = pending.as_author + pending.as_base_owner + pending.as_operator + datanets;
+		let amount = pending.as_author
+			+ pending.as_base_owner
+			+ pending.as_operator
+			+ pending.as_contributor
+			+ datanets;
 		earners.push(Earner {
 			name: name.into(),
 			account: account_of(key),

@@ -100,11 +100,14 @@ pub fn describe_lineage(body: &serde_json::Value) -> String {
 					r["score"].as_f64().unwrap_or(0.0)
 				);
 			}
+			let tokens = l["completion_tokens"].as_f64().unwrap_or(0.0);
 			for c in l["contributors"].as_array().into_iter().flatten().take(3) {
+				let score = c["score"].as_f64().unwrap_or(0.0);
+				let share = if tokens > 0.0 { 100.0 * score / tokens } else { 0.0 };
 				out += &format!(
-					"\n    contributor {}: {:.1} tokens",
+					"\n    contributor {}: {score:.1} tokens, {share:.1}% of the answer (that share of \
+					 its fee's matched part pays them at settlement)",
 					c["contributor"].as_str().unwrap_or("?"),
-					c["score"].as_f64().unwrap_or(0.0)
 				);
 			}
 			let prompt_spans = l["prompt_spans"].as_array().map_or(0, |s| s.len());
@@ -241,6 +244,7 @@ mod tests {
 		assert!(text.contains("1 verbatim span(s) over 6 of 9"), "{text}");
 		assert!(text.contains("contribution 17") && !text.contains("contribution 30"), "{text}");
 		assert!(text.contains("question itself is in 1 place"), "{text}");
+		assert!(text.contains("0x01: 6.0 tokens, 66.7% of the answer"), "{text}");
 		assert!(describe_lineage(&serde_json::json!({"lineage": {"status": "unavailable",
 			"reason": "store down"}}))
 		.contains("store down"));

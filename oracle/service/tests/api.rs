@@ -671,6 +671,7 @@ async fn the_usage_route_returns_a_record_its_authorisation_and_proof() {
 		response_hash: Hash::repeat_byte(n as u8),
 		finished_at_ms: n,
 		served_at: 7,
+		matched: vec![],
 	};
 	let voucher = Voucher {
 		payer: payer.clone(),
@@ -685,8 +686,15 @@ async fn the_usage_route_returns_a_record_its_authorisation_and_proof() {
 	for n in 0..3 {
 		journal.append(&record(n), &voucher).expect("append");
 	}
-	let limits = BatchLimits { max_entries: 9, max_adapters: 9, max_payers: 9, max_records: 9 };
-	let stored = journal.cut_batch(&payer, 0, limits, |_| [0; 64]).expect("cut").expect("batch");
+	let limits = BatchLimits {
+		max_entries: 9,
+		max_adapters: 9,
+		max_payers: 9,
+		max_records: 9,
+		max_matched_per_adapter: 9,
+	};
+	let stored =
+		journal.cut_batch(&payer, 0, limits, |_| None, |_| [0; 64]).expect("cut").expect("batch");
 	let config = ServerConfig::new(&m.model_dir, store.path().join("store"));
 	let mut services = Services::with_sink(Arc::new(RecordingSink::default()));
 	services.journal = Some(journal);

@@ -15,7 +15,7 @@ use lineage_engine::EngineConfig;
 use lineage_oracle::{
 	api::{build_state, serve_with, ServerConfig},
 	infer::{
-		lineage::{TraceConfig, VersionRecord, VersionRef, VersionSource},
+		lineage::{CreditedPart, TraceConfig, VersionRecord, VersionRef, VersionSource},
 		usage::{FinishedRequest, SinkError, UsageSink},
 		Infer,
 	},
@@ -175,9 +175,21 @@ async fn an_answer_names_the_records_it_repeats_and_their_contributors() {
 	assert!((contributors[0]["score"].as_f64().unwrap() - credited as f64).abs() < 1e-9);
 	assert_eq!(lineage["prompt_spans"], json!([]), "the prompt is in no record");
 
-	// The usage record keeps the same attribution.
+	// The usage record keeps the same attribution, and what it pays: the contributor's part of
+	// the answer, their credited tokens over its tokens, in parts of a billion.
 	let kept = s.sink.0.lock().unwrap().last().cloned().expect("recorded");
-	assert_eq!(serde_json::to_value(kept.lineage.expect("kept")).unwrap(), *lineage);
+	let kept = kept.lineage.expect("kept");
+	assert_eq!(serde_json::to_value(&kept).unwrap(), *lineage);
+	let tokens = lineage["completion_tokens"].as_u64().unwrap();
+	assert_eq!(
+		kept.credited_parts(),
+		vec![CreditedPart {
+			datanet: 0,
+			version: 1,
+			contributor: [1; 32],
+			parts: (credited * 1_000_000_000 / tokens) as u32,
+		}]
+	);
 
 	// Streaming: the last chunk carries it.
 	let resp = s
@@ -207,6 +219,8 @@ async fn an_answer_names_the_records_it_repeats_and_their_contributors() {
 	assert_eq!(other["lineage"]["status"], "attributed", "{other}");
 	assert_eq!(other["lineage"]["contributors"], json!([]), "{other}");
 	assert_eq!(other["lineage"]["credited_tokens"], 0);
+	let kept = s.sink.0.lock().unwrap().last().cloned().expect("recorded");
+	assert_eq!(kept.lineage.expect("kept").credited_parts(), vec![], "no match pays no one");
 
 	// The base model has no lineage to trace.
 	let base = s.complete(&fixture().model_id, PROMPT).await;

@@ -72,7 +72,7 @@ fn settled<T: Config>(
 	let fee = fee::<T>();
 	let source = funded_source::<T>(fee);
 	let operator: T::AccountId = account("operator", 0, 0);
-	Attribution::<T>::settle(&source, &operator, &[(adapter, fee)])?;
+	Attribution::<T>::settle(&source, &operator, &[(adapter, fee)], &[])?;
 	Ok((adapter, datanet))
 }
 
@@ -90,6 +90,7 @@ mod benchmarks {
 			datanets: Perbill::from_percent(25),
 			operator: Perbill::from_percent(10),
 			treasury: Perbill::from_percent(5),
+			matched: Perbill::from_percent(60),
 		};
 
 		#[extrinsic_call]
@@ -152,7 +153,9 @@ mod benchmarks {
 		}
 		T::Currency::set_balance(
 			&pot,
-			credit.saturating_mul(3u32.into()).saturating_add(T::Currency::minimum_balance()),
+			credit
+				.saturating_mul((Role::ALL.len() as u32).into())
+				.saturating_add(T::Currency::minimum_balance()),
 		);
 
 		#[extrinsic_call]
@@ -179,10 +182,42 @@ mod benchmarks {
 
 		#[block]
 		{
-			Attribution::<T>::settle(&source, &operator, &[(adapter, fee)])?;
+			Attribution::<T>::settle(&source, &operator, &[(adapter, fee)], &[])?;
 		}
 
 		assert!(Pools::<T>::get(datanet).balance > before);
+		Ok(())
+	}
+
+	/// `m`: matched shares of one adapter's fee, each crediting a distinct contributor with
+	/// frozen weight in the adapter's one training version (each share checked, credited and
+	/// announced).
+	#[benchmark]
+	fn settle_matched(m: Linear<0, { T::MaxMatched::get() }>) -> Result<(), BenchmarkError> {
+		let (adapter, datanet, version, contributors) =
+			T::BenchmarkHelper::adapter_with_contributors(m);
+		let share = Perbill::from_rational(1, m.max(1));
+		let matched: Vec<MatchedShare<T::AccountId>> = contributors
+			.iter()
+			.map(|who| MatchedShare { adapter, datanet, version, contributor: who.clone(), share })
+			.collect();
+		ensure_exists::<T>(&Attribution::<T>::account_id());
+		ensure_exists::<T>(&T::TreasuryAccount::get());
+		let fee = fee::<T>();
+		let operator: T::AccountId = account("operator", 0, 0);
+		// Settled once before, so the pool and every credit exist (read, then written).
+		let source = funded_source::<T>(fee);
+		Attribution::<T>::settle(&source, &operator, &[(adapter, fee)], &matched)?;
+		let source = funded_source::<T>(fee);
+
+		#[block]
+		{
+			Attribution::<T>::settle(&source, &operator, &[(adapter, fee)], &matched)?;
+		}
+
+		for who in &contributors {
+			assert!(Credits::<T>::contains_key(who, Role::Contributor));
+		}
 		Ok(())
 	}
 

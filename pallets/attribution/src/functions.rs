@@ -174,6 +174,7 @@ impl<T: Config> Pallet<T> {
 			as_author: Credits::<T>::get(who, Role::Author),
 			as_base_owner: Credits::<T>::get(who, Role::BaseOwner),
 			as_operator: Credits::<T>::get(who, Role::Operator),
+			as_contributor: Credits::<T>::get(who, Role::Contributor),
 		})
 	}
 
@@ -249,6 +250,7 @@ impl<T: Config> Pallet<T> {
 		source: &T::AccountId,
 		operator: &T::AccountId,
 		fees: &[(AdapterId, BalanceOf<T>)],
+		matched: &[MatchedShare<T::AccountId>],
 	) -> DispatchResult {
 		if fees.is_empty() {
 			return Ok(());
@@ -261,6 +263,7 @@ impl<T: Config> Pallet<T> {
 		let mut credits: BTreeMap<(T::AccountId, Role), BalanceOf<T>> = BTreeMap::new();
 		let mut rewards = StagedRewards::<T>::new();
 		let mut events = Vec::with_capacity(fees.len());
+		let mut matched_events = Vec::new();
 
 		for &(adapter, fee) in fees {
 			let terms =
@@ -268,11 +271,39 @@ impl<T: Config> Pallet<T> {
 			total = total.checked_add(&fee).ok_or(Error::<T>::Overflow)?;
 			let shares = policy.split(fee);
 
-			// The datanets' share, by attribution weight, one part per version.
+			// The matched part of the datanets' share, to the contributors the answers matched
+			// (each checked: weight frozen in a version the adapter was trained on).
+			let matched_part = policy.matched.mul_floor(shares.datanets);
+			let mut paid_matched = BalanceOf::<T>::zero();
+			for share in matched.iter().filter(|m| m.adapter == adapter) {
+				let amount = share.share.mul_floor(matched_part);
+				if amount.is_zero() || !Self::may_match(&terms, share) {
+					continue;
+				}
+				let Some(paid) = paid_matched.checked_add(&amount).filter(|p| *p <= matched_part)
+				else {
+					// Shares over 100% (the usage pallet refuses them): the rest credits nobody.
+					break;
+				};
+				paid_matched = paid;
+				let credit =
+					credits.entry((share.contributor.clone(), Role::Contributor)).or_default();
+				*credit = credit.checked_add(&amount).ok_or(Error::<T>::Overflow)?;
+				matched_events.push(Event::<T>::MatchedPaid {
+					adapter,
+					datanet: share.datanet,
+					version: share.version,
+					contributor: share.contributor.clone(),
+					amount,
+				});
+			}
+			let by_weight = shares.datanets.saturating_sub(paid_matched);
+
+			// The rest of the datanets' share, by attribution weight, one part per version.
 			let mut parts: BTreeMap<(DatanetId, VersionId), BalanceOf<T>> = BTreeMap::new();
 			let mut attributed = BalanceOf::<T>::zero();
 			for (version, weight) in terms.training.iter() {
-				let part = weight.mul_floor(shares.datanets);
+				let part = weight.mul_floor(by_weight);
 				attributed = attributed.saturating_add(part);
 				let entry = parts.entry((version.datanet, version.version)).or_default();
 				*entry = entry.saturating_add(part);
@@ -280,14 +311,14 @@ impl<T: Config> Pallet<T> {
 			let mut pooled = BalanceOf::<T>::zero();
 			let mut unpooled = BalanceOf::<T>::zero();
 			let mut fee_dust = shares.dust;
-			if terms.training.is_empty() || attributed > shares.datanets {
+			if terms.training.is_empty() || attributed > by_weight {
 				// No version to pay (or weights above 100%, which the model registry rules out):
 				// the whole share goes to the treasury.
-				unpooled = shares.datanets;
+				unpooled = by_weight;
 				parts.clear();
 			} else {
 				// The weights sum to 100%: what the rounding of the parts left is dust.
-				fee_dust = fee_dust.saturating_add(shares.datanets.saturating_sub(attributed));
+				fee_dust = fee_dust.saturating_add(by_weight.saturating_sub(attributed));
 			}
 			for ((datanet, version), part) in parts {
 				if part.is_zero() {
@@ -321,6 +352,7 @@ impl<T: Config> Pallet<T> {
 				author: shares.author,
 				base_owner: shares.base_owner,
 				datanets: pooled,
+				matched: paid_matched,
 				operator: shares.operator,
 				treasury,
 			});
@@ -345,7 +377,7 @@ impl<T: Config> Pallet<T> {
 				Preservation::Preserve,
 			)?;
 		}
-		for event in events {
+		for event in events.into_iter().chain(matched_events) {
 			Self::deposit_event(event);
 		}
 		if !dust.is_zero() {
@@ -353,6 +385,18 @@ impl<T: Config> Pallet<T> {
 			Self::deposit_event(Event::DustCollected { amount: dust });
 		}
 		Ok(())
+	}
+
+	/// Whether `share` may be paid from the fee of the adapter of `terms`: the adapter was
+	/// trained on version `share.version` of `share.datanet` (its records, the ones the oracle
+	/// searches, are the records frozen in that version), and the contributor has weight frozen
+	/// in it. One read of the datanet registry.
+	fn may_match(
+		terms: &AdapterTerms<T::AccountId, BalanceOf<T>>,
+		share: &MatchedShare<T::AccountId>,
+	) -> bool {
+		terms.training.iter().any(|(v, _)| v.datanet == share.datanet && v.version == share.version)
+			&& T::Datanets::contributor_weight(share.datanet, share.version, &share.contributor) > 0
 	}
 
 	/// Pay `who` its reward for `version` of `datanet`; see [`Pallet::claim`].

@@ -15,7 +15,9 @@
 //! - **Policy**: five [`Perbill`] shares (author, base-model owner, datanets, operator, treasury)
 //!   summing to exactly 100%. Set at genesis (default [`FeePolicy::default`]: 40%, 15%, 30%, 10%,
 //!   5%) and by [`Config::PolicyOrigin`] with [`Pallet::set_policy`]. A new policy applies to
-//!   every later settlement.
+//!   every later settlement. A sixth, `matched` (default 50%), is the part of the datanets'
+//!   share that pays the contributors an answer's attribution matched rather than the lineage
+//!   weights.
 //! - **Pot**: this pallet's account ([`Config::PalletId`]). Settlement moves each batch's fees
 //!   into it; every credit and every pool balance is held there until claimed. It keeps the
 //!   existential deposit it is given at genesis (payments out of it never take that).
@@ -48,26 +50,34 @@
 //!
 //! ## Settlement
 //!
-//! [`SettleFees::settle`]`(source, operator, fees)`, for each `(adapter, fee)`:
+//! [`SettleFees::settle`]`(source, operator, fees, matched)`, for each `(adapter, fee)`:
 //! 1. the adapter's terms come from [`Config::Adapters`]; an unknown adapter fails the whole
 //!    call (`UnknownAdapter`), which changes nothing;
 //! 2. `fee` is split by the policy, each share rounded down;
 //! 3. the author's, the base-model owner's and the operator's shares are credited;
-//! 4. the datanets' share is split across the adapter's training versions by their attribution
-//!    weights (rounded down; the parts of a version cited twice are summed); each part `F` of
+//! 4. the policy's `matched` part of the datanets' share pays the contributors the answers'
+//!    attribution matched: each [`MatchedShare`] of the adapter, `(datanet, version,
+//!    contributor, share)`, credits the contributor `share × matched part` (rounded down) as
+//!    [`Role::Contributor`], when the adapter was trained on that version (it cites it) and
+//!    the contributor has weight frozen in it; a share failing either check
+//!    credits nobody, and what it would have paid stays in the datanets' share. So nobody earns
+//!    by attribution from a datanet they did not contribute to, or one the adapter never saw;
+//! 5. the rest of the datanets' share is split across the adapter's training versions by their
+//!    attribution weights (rounded down; the parts of a version cited twice are summed); each part `F` of
 //!    version `v` of datanet `d` raises `acc_v` of `d` by `F × PRECISION / W_v` (the
 //!    `popcount(v)` reward-index nodes of `v`) and `d`'s pool balance by `F`. A part goes to the
 //!    treasury instead when `W_v` is 0 (no weight frozen through `v`, or `v` not frozen), when it
 //!    is too small to raise `acc_v`, when `v` is 0 or above [`Config::MaxVersionsPerDatanet`], or
 //!    when the pool's sums would overflow; so does the whole datanets' share of an adapter that
 //!    cites no version;
-//! 5. the treasury's share and the dust go to [`Config::TreasuryAccount`];
-//! 6. [`Event::FeesSplit`] is emitted.
+//! 6. the treasury's share and the dust go to [`Config::TreasuryAccount`];
+//! 7. [`Event::FeesSplit`] is emitted, and [`Event::MatchedPaid`] per credited share.
 //!
 //! Everything is computed before the first write. The sum of the fees moves from `source` to the
 //! pot in one transfer, and the treasury's total in one transfer from the pot;
 //! [`Event::DustCollected`] follows when there was dust. Settlement costs O(adapters × training
-//! versions × log versions) and never touches contributors.
+//! versions × log versions + matched shares): it touches only the contributors a batch names
+//! (bounded by the usage pallet), never loops over a datanet's contributors.
 //!
 //! ## Conservation
 //!
@@ -82,7 +92,8 @@
 //!
 //! Any signed account:
 //! - [`Pallet::claim`]: claim one's reward for one's weight in a datanet version.
-//! - [`Pallet::claim_credits`]: claim one's credits as author, base-model owner and operator.
+//! - [`Pallet::claim_credits`]: claim one's credits as author, base-model owner, operator and
+//!   matched contributor.
 //!
 //! [`Config::PolicyOrigin`] (governance):
 //! - [`Pallet::set_policy`]: replace the fee-split policy.
@@ -117,7 +128,7 @@ pub use weights::WeightInfo;
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 pub use lineage_primitives::{
-	usage::{AdapterInspect, AdapterTerms, DatanetWeights, SettleFees},
+	usage::{AdapterInspect, AdapterTerms, DatanetWeights, MatchedShare, SettleFees},
 	AdapterId, DatanetId, VersionId,
 };
 use polkadot_sdk::{
@@ -172,12 +183,20 @@ pub struct FeePolicy {
 	pub operator: Perbill,
 	/// The treasury.
 	pub treasury: Perbill,
+	/// The part of the datanets' share that pays the contributors an answer's attribution
+	/// matched (in proportion to their matched shares); the rest of it, and all of it for an
+	/// answer that matched nobody, follows the adapter's lineage weights. Not one of the five
+	/// shares above: any value from 0% to 100%.
+	pub matched: Perbill,
 }
 
 impl Default for FeePolicy {
 	/// The genesis default: 40% to the adapter's author (who did the work the user chose), 30% to
 	/// the datanets (the data that made the adapter useful), 15% to the base model's owner, 10%
-	/// to the operator (who also charges for compute off this split) and 5% to the treasury.
+	/// to the operator (who also charges for compute off this split) and 5% to the treasury. Half
+	/// the datanets' share pays the contributors an answer matched, half the lineage weights: an
+	/// answer traced to a record pays its contributor directly, while the data that shaped the
+	/// adapter without being quoted keeps earning.
 	fn default() -> Self {
 		Self {
 			author: Perbill::from_percent(40),
@@ -185,6 +204,7 @@ impl Default for FeePolicy {
 			datanets: Perbill::from_percent(30),
 			operator: Perbill::from_percent(10),
 			treasury: Perbill::from_percent(5),
+			matched: Perbill::from_percent(50),
 		}
 	}
 }
@@ -257,11 +277,14 @@ pub enum Role {
 	/// The operator that served the usage.
 	#[codec(index = 2)]
 	Operator,
+	/// A contributor whose records an answer's attribution matched.
+	#[codec(index = 3)]
+	Contributor,
 }
 
 impl Role {
 	/// Every role.
-	pub const ALL: [Role; 3] = [Role::Author, Role::BaseOwner, Role::Operator];
+	pub const ALL: [Role; 4] = [Role::Author, Role::BaseOwner, Role::Operator, Role::Contributor];
 }
 
 /// A datanet's reward pool: one per datanet, for all its versions.
@@ -301,6 +324,8 @@ pub struct PendingRewards<Balance> {
 	pub as_base_owner: Balance,
 	/// Its credit as operator.
 	pub as_operator: Balance,
+	/// Its credit as a contributor whose records answers matched.
+	pub as_contributor: Balance,
 }
 
 /// Makes what the benchmarks settle and claim from, in the runtime's registries.
@@ -318,6 +343,13 @@ pub trait BenchmarkHelper<AccountId> {
 	/// are too slow. The `claim` benchmark asks for the largest power of two not above
 	/// `MaxVersionsPerDatanet`: the fewest versions for the longest reward-index walk.
 	fn datanet_with_versions(versions: u32, contributor: &AccountId) -> DatanetId;
+
+	/// Registers an adapter trained on one frozen version of a new datanet in which `m`
+	/// distinct contributors have frozen weight, and returns it with that version and the
+	/// contributors (what `m` matched shares of the adapter's fee may credit).
+	fn adapter_with_contributors(
+		m: u32,
+	) -> (AdapterId, DatanetId, VersionId, alloc::vec::Vec<AccountId>);
 }
 
 #[frame_support::pallet]
@@ -371,6 +403,11 @@ pub mod pallet {
 		/// settlement are weighed for. Parts for a version above it go to the treasury.
 		#[pallet::constant]
 		type MaxVersionsPerDatanet: Get<u32>;
+
+		/// The most matched shares one settlement is weighed for (the usage pallet's bound on a
+		/// batch's matched shares).
+		#[pallet::constant]
+		type MaxMatched: Get<u32>;
 
 		/// Weights of this pallet's calls and of settlement.
 		type WeightInfo: WeightInfo;
@@ -467,11 +504,28 @@ pub mod pallet {
 			base_owner: BalanceOf<T>,
 			/// Added to the rewards of the adapter's training versions.
 			datanets: BalanceOf<T>,
+			/// Credited to the contributors the answers matched (part of the datanets' share;
+			/// see [`Event::MatchedPaid`]).
+			matched: BalanceOf<T>,
 			/// Credited to the operator.
 			operator: BalanceOf<T>,
 			/// Sent to the treasury: its share, this fee's rounding dust, and the versions'
 			/// parts that no version could take.
 			treasury: BalanceOf<T>,
+		},
+		/// Part of an adapter's fee was credited to a contributor whose records its answers
+		/// matched (claimed with [`Pallet::claim_credits`]).
+		MatchedPaid {
+			/// The adapter.
+			adapter: AdapterId,
+			/// The datanet of the matched records.
+			datanet: DatanetId,
+			/// The version they are frozen in.
+			version: VersionId,
+			/// The contributor.
+			contributor: T::AccountId,
+			/// The amount credited.
+			amount: BalanceOf<T>,
 		},
 		/// A contributor claimed their reward for their weight in a datanet version.
 		RewardClaimed {
@@ -484,7 +538,8 @@ pub mod pallet {
 			/// The amount paid.
 			amount: BalanceOf<T>,
 		},
-		/// An account claimed its credits (as author, base-model owner and operator).
+		/// An account claimed its credits (as author, base-model owner, operator and matched
+		/// contributor).
 		CreditsClaimed {
 			/// The account.
 			who: T::AccountId,
@@ -571,7 +626,8 @@ pub mod pallet {
 			Self::do_claim(who, datanet, version)
 		}
 
-		/// Claim all of the caller's credits: as adapter author, base-model owner and operator.
+		/// Claim all of the caller's credits: as adapter author, base-model owner, operator and
+		/// contributor whose records answers matched.
 		/// Paid from the pot.
 		///
 		/// - Origin: signed.
@@ -596,8 +652,11 @@ impl<T: Config> SettleFees<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		source: &T::AccountId,
 		operator: &T::AccountId,
 		fees: &[(AdapterId, BalanceOf<T>)],
+		matched: &[MatchedShare<T::AccountId>],
 	) -> polkadot_sdk::sp_runtime::DispatchResult {
-		frame_support::storage::with_storage_layer(|| Self::do_settle(source, operator, fees))
+		frame_support::storage::with_storage_layer(|| {
+			Self::do_settle(source, operator, fees, matched)
+		})
 	}
 
 	/// `adapters` times the weight of settling one adapter of `MaxTrainingVersions` versions:
@@ -605,14 +664,23 @@ impl<T: Config> SettleFees<T::AccountId, BalanceOf<T>> for Pallet<T> {
 	/// plus, per version, [`WeightInfo::reward_index_add`] at the index's full depth
 	/// ([`reward_index::depth`]`(MaxVersionsPerDatanet)` nodes read and written). The fixed part
 	/// (the two transfers, the policy and dust updates) is inside each adapter's term, so this
-	/// bounds the weight from above; no adapters cost nothing.
-	fn settle_weight(adapters: u32) -> polkadot_sdk::sp_runtime::Weight {
+	/// bounds the weight from above; no adapters cost nothing. `matched` shares add
+	/// [`WeightInfo::settle_matched`]`(matched)` less its `settle_matched(0)` intercept (one
+	/// adapter's settlement, already counted): per share, a contributor's weight read, a credit
+	/// written and an event.
+	fn settle_weight(adapters: u32, matched: u32) -> polkadot_sdk::sp_runtime::Weight {
+		if adapters == 0 {
+			return polkadot_sdk::sp_runtime::Weight::zero();
+		}
 		let versions = T::MaxTrainingVersions::get();
 		let depth = reward_index::depth(T::MaxVersionsPerDatanet::get());
+		let shares =
+			T::WeightInfo::settle_matched(matched).saturating_sub(T::WeightInfo::settle_matched(0));
 		T::WeightInfo::settle_adapter(versions)
 			.saturating_add(
 				T::WeightInfo::reward_index_add(depth).saturating_mul(u64::from(versions)),
 			)
 			.saturating_mul(u64::from(adapters))
+			.saturating_add(shares)
 	}
 }

@@ -59,6 +59,8 @@ pub const RECORD_DEPOSIT_PER_BYTE: u128 = 1;
 pub const MODEL_DEPOSIT: u128 = 100;
 /// The most training versions of an adapter.
 pub const MAX_TRAINING: u32 = 4;
+/// The most matched shares a settlement is weighed for.
+pub const MAX_MATCHED: u32 = 8;
 /// The most versions of a datanet (the datanet registry's and this pallet's bound): the reward
 /// index is 5 nodes deep.
 pub const MAX_VERSIONS: u32 = 20;
@@ -150,6 +152,7 @@ impl pallet_attribution::Config for Test {
 	type PolicyOrigin = EnsureRoot<u64>;
 	type MaxTrainingVersions = MaxTrainingVersions;
 	type MaxVersionsPerDatanet = ConstU32<MAX_VERSIONS>;
+	type MaxMatched = ConstU32<MAX_MATCHED>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchHelper;
@@ -193,6 +196,23 @@ impl crate::BenchmarkHelper<u64> for BenchHelper {
 		fund(ALICE, BALANCE);
 		fund(*contributor, BALANCE);
 		datanet_with_versions(versions, *contributor)
+	}
+
+	fn adapter_with_contributors(m: u32) -> (AdapterId, DatanetId, u32, Vec<u64>) {
+		fund(ALICE, BALANCE);
+		fund(BOB, BALANCE);
+		fund(CAROL, BALANCE);
+		let datanet = new_datanet(pallet_datanets::ContributionPolicy::Open);
+		let contributors: Vec<u64> = (0..m.max(1)).map(|i| 5_000 + u64::from(i)).collect();
+		for who in &contributors {
+			fund(*who, BALANCE);
+			contribute(datanet, *who, 100);
+		}
+		let version = freeze(datanet);
+		let model = new_model(BOB);
+		let adapter = new_adapter(CAROL, model, even_training(&[version]));
+		let take = usize::try_from(m).unwrap_or(usize::MAX);
+		(adapter, datanet, version.version, contributors.into_iter().take(take).collect())
 	}
 }
 

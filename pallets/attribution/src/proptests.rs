@@ -11,8 +11,11 @@
 //!
 //! The reference splits every fee again with plain integer arithmetic and credits each part for
 //! version `v` of a datanet to every contributor in proportion to the weight they froze in each
-//! version `u ≤ v` (over the weight frozen through `v`), in O(contributors × versions). After
-//! every step:
+//! version `u ≤ v` (over the weight frozen through `v`), in O(contributors × versions). Settlements
+//! carry random matched shares (of contributors with and without weight, in versions the adapter
+//! was and was not trained on, and of a stranger who never contributed): the reference credits a
+//! share only where the contributor froze weight in a version the adapter cites, and splits what
+//! is left of the datanets' share by the weights. After every step:
 //! - credits, pool balances, the treasury's receipts and the dust equal the reference exactly;
 //! - each contributor's claimed-plus-pending reward for each version is at most the reference's
 //!   (rounded up per part) and at least the reference's (rounded down per part) minus one unit
@@ -45,8 +48,10 @@ const OPERATORS: [u64; 2] = [20, 21];
 const AUTHORS: [u64; 3] = [CAROL, 22, 10];
 /// The base-model owners.
 const OWNERS: [u64; 2] = [BOB, 23];
-/// Everyone who may hold a credit.
-const CREDITED: [u64; 7] = [CAROL, 22, 10, BOB, 23, 20, 21];
+/// Everyone who may hold a credit (contributors too, by matched shares).
+const CREDITED: [u64; 11] = [CAROL, 22, 10, BOB, 23, 20, 21, 11, 12, 13, 14];
+/// An account that never contributes: a matched share naming it must credit nobody.
+const STRANGER: u64 = 99;
 /// The source's balance at the start of a case.
 const SOURCE_START: u128 = 1_000_000_000_000_000_000_000_000;
 
@@ -68,6 +73,9 @@ enum Op {
 	Settle {
 		operator: usize,
 		fees: Vec<(usize, u128)>,
+		/// Matched shares: (fee index, contributor index, or the stranger past the end,
+		/// frozen-version index, parts of a billion).
+		matched: Vec<(usize, usize, usize, u32)>,
 		poison: bool,
 	},
 	/// A record accepted into its datanet's open version.
@@ -85,8 +93,8 @@ enum Op {
 	ClaimCredits {
 		who: usize,
 	},
-	/// Raw shares, normalised to a whole policy.
-	SetPolicy([u32; 5]),
+	/// Raw shares, normalised to a whole policy, and the matched part.
+	SetPolicy([u32; 5], u32),
 }
 
 #[derive(Clone, Debug)]
@@ -115,15 +123,29 @@ fn adapter() -> impl Strategy<Value = AdapterSpec> {
 
 fn op(datanets: usize) -> impl Strategy<Value = Op> {
 	prop_oneof![
-		5 => (0..OPERATORS.len(), vec((0usize..8, fee()), 1..=4), prop::bool::weighted(0.1))
-			.prop_map(|(operator, fees, poison)| Op::Settle { operator, fees, poison }),
+		5 => (
+			0..OPERATORS.len(),
+			vec((0usize..8, fee()), 1..=4),
+			vec((0usize..4, 0..=CONTRIBUTORS.len(), 0usize..64, 0u32..=250_000_000), 0..=4),
+			prop::bool::weighted(0.1),
+		)
+			.prop_map(|(operator, fees, matched, poison)| Op::Settle {
+				operator,
+				fees,
+				matched,
+				poison
+			}),
 		3 => contribution(datanets).prop_map(Op::Contribute),
 		2 => (0..datanets).prop_map(Op::Freeze),
 		1 => adapter().prop_map(Op::Register),
 		4 => (0..CONTRIBUTORS.len(), 0..datanets, 0usize..64)
 			.prop_map(|(who, datanet, version)| Op::Claim { who, datanet, version }),
 		1 => (0..CREDITED.len()).prop_map(|who| Op::ClaimCredits { who }),
-		1 => [0u32..100, 0u32..100, 0u32..100, 0u32..100, 0u32..100].prop_map(Op::SetPolicy),
+		1 => (
+			[0u32..100, 0u32..100, 0u32..100, 0u32..100, 0u32..100],
+			0u32..=1_000_000_000
+		)
+			.prop_map(|(raw, matched)| Op::SetPolicy(raw, matched)),
 	]
 }
 
@@ -174,6 +196,8 @@ type Key = (u64, DatanetId, VersionId);
 #[derive(Default)]
 struct Reference {
 	policy: [u128; 5],
+	/// The policy's matched part of the datanets' share, in parts of a billion.
+	matched: u128,
 	/// Per datanet, the weight accepted into its open version, per contributor, and its
 	/// records (a record may weigh 0).
 	open: BTreeMap<DatanetId, (BTreeMap<u64, u128>, u32)>,
@@ -201,6 +225,7 @@ impl Reference {
 	fn set_policy(&mut self, p: &FeePolicy) {
 		self.policy = [p.author, p.base_owner, p.datanets, p.operator, p.treasury]
 			.map(|s| u128::from(s.deconstruct()));
+		self.matched = u128::from(p.matched.deconstruct());
 	}
 
 	fn version_count(&self, datanet: DatanetId) -> VersionId {
@@ -243,14 +268,37 @@ impl Reference {
 		true
 	}
 
-	fn settle(&mut self, operator: u64, fees: &[(AdapterTerms<u64, u128>, u128)]) {
+	fn settle(
+		&mut self,
+		operator: u64,
+		fees: &[(AdapterId, AdapterTerms<u64, u128>, u128)],
+		matched: &[MatchedShare<u64>],
+	) {
 		const BILLION: u128 = 1_000_000_000;
 		// The latest version each datanet's parts paid in this settlement.
 		let mut touched: BTreeMap<DatanetId, VersionId> = BTreeMap::new();
-		for (terms, fee) in fees {
+		for (adapter, terms, fee) in fees {
 			let [author, base_owner, datanets, op, treasury] =
 				self.policy.map(|parts| fee * parts / BILLION);
 			let mut dust = fee - author - base_owner - datanets - op - treasury;
+			// Matched shares: only a contributor with weight frozen in a cited version.
+			let matched_part = datanets * self.matched / BILLION;
+			let mut paid = 0;
+			for share in matched.iter().filter(|m| m.adapter == *adapter) {
+				let amount = matched_part * u128::from(share.share.deconstruct()) / BILLION;
+				let cited = terms
+					.training
+					.iter()
+					.any(|(v, _)| v.datanet == share.datanet && v.version == share.version);
+				let key = (share.contributor, share.datanet, share.version);
+				if amount == 0 || !cited || !self.frozen.contains_key(&key) {
+					continue;
+				}
+				paid += amount;
+				*self.credits.entry((share.contributor, Role::Contributor)).or_default() += amount;
+			}
+			assert!(paid <= matched_part);
+			let datanets = datanets - paid;
 			let mut parts: BTreeMap<(DatanetId, VersionId), u128> = BTreeMap::new();
 			for (version, weight) in &terms.training {
 				*parts.entry((version.datanet, version.version)).or_default() +=
@@ -434,16 +482,30 @@ fn run(scenario: Scenario) {
 
 		for op in &scenario.ops {
 			match op {
-				Op::Settle { operator, fees, poison } => {
+				Op::Settle { operator, fees, matched, poison } => {
 					let operator = OPERATORS[*operator];
 					let mut fees: Vec<(AdapterId, u128)> =
 						fees.iter().map(|(a, fee)| (adapters[a % adapters.len()], *fee)).collect();
+					let frozen = reference.frozen_versions();
+					let matched: Vec<MatchedShare<u64>> = matched
+						.iter()
+						.map(|(f, who, version, parts)| {
+							let version = frozen[version % frozen.len()];
+							MatchedShare {
+								adapter: fees[f % fees.len()].0,
+								datanet: version.datanet,
+								version: version.version,
+								contributor: CONTRIBUTORS.get(*who).copied().unwrap_or(STRANGER),
+								share: Perbill::from_parts(*parts),
+							}
+						})
+						.collect();
 					if *poison {
 						fees.insert(fees.len() / 2, (999, 1));
 						let before = polkadot_sdk::sp_io::storage::root(StateVersion::V1);
 						assert_eq!(
 							<Attribution as SettleFees<u64, u128>>::settle(
-								&SOURCE, &operator, &fees
+								&SOURCE, &operator, &fees, &matched
 							),
 							Err(Error::<Test>::UnknownAdapter.into())
 						);
@@ -452,12 +514,14 @@ fn run(scenario: Scenario) {
 					}
 					let with_terms: Vec<_> = fees
 						.iter()
-						.map(|(a, fee)| (Models::adapter_terms(*a, 1).expect("registered"), *fee))
+						.map(|(a, fee)| {
+							(*a, Models::adapter_terms(*a, 1).expect("registered"), *fee)
+						})
 						.collect();
 					assert_ok!(<Attribution as SettleFees<u64, u128>>::settle(
-						&SOURCE, &operator, &fees
+						&SOURCE, &operator, &fees, &matched
 					));
-					reference.settle(operator, &with_terms);
+					reference.settle(operator, &with_terms, &matched);
 				},
 				Op::Contribute(c) => contribute_to(&mut reference, &ids, c),
 				Op::Freeze(d) => {
@@ -479,7 +543,7 @@ fn run(scenario: Scenario) {
 					let who = CREDITED[*who];
 					claim_credits(&mut reference, who);
 				},
-				Op::SetPolicy(raw) => {
+				Op::SetPolicy(raw, matched) => {
 					let p = normalise(raw);
 					let policy = FeePolicy {
 						author: Perbill::from_parts(p[0]),
@@ -487,6 +551,7 @@ fn run(scenario: Scenario) {
 						datanets: Perbill::from_parts(p[2]),
 						operator: Perbill::from_parts(p[3]),
 						treasury: Perbill::from_parts(p[4]),
+						matched: Perbill::from_parts(*matched),
 					};
 					assert_ok!(Attribution::set_policy(RuntimeOrigin::root(), policy));
 					reference.set_policy(&policy);

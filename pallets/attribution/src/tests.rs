@@ -41,7 +41,7 @@ fn world() -> World {
 
 /// Settles `fees` from [`SOURCE`] with [`DAVE`] as operator.
 fn settle(fees: &[(AdapterId, u128)]) -> DispatchResult {
-	<Attribution as SettleFees<u64, u128>>::settle(&SOURCE, &DAVE, fees)
+	<Attribution as SettleFees<u64, u128>>::settle(&SOURCE, &DAVE, fees, &[])
 }
 
 /// `who` claims its reward for `version` of `datanet`.
@@ -64,6 +64,7 @@ fn policy(author: u32, base_owner: u32, datanets: u32, operator: u32, treasury: 
 		datanets: Perbill::from_percent(datanets),
 		operator: Perbill::from_percent(operator),
 		treasury: Perbill::from_percent(treasury),
+		matched: Perbill::from_percent(50),
 	}
 }
 
@@ -146,6 +147,7 @@ fn set_policy_works() {
 				author: 500,
 				base_owner: 100,
 				datanets: 300,
+				matched: 0,
 				operator: 50,
 				treasury: 50,
 			}
@@ -202,6 +204,7 @@ fn settle_splits_known_fee_works() {
 				author: 400,
 				base_owner: 150,
 				datanets: 300,
+				matched: 0,
 				operator: 100,
 				treasury: 50,
 			}
@@ -229,6 +232,153 @@ fn settle_splits_known_fee_works() {
 	});
 }
 
+/// Settles `fee` of `adapter` from [`SOURCE`] with [`DAVE`] as operator and `matched` shares.
+fn settle_matched(adapter: AdapterId, fee: u128, matched: &[(u64, DatanetVersionRef, u32)]) {
+	let matched: Vec<MatchedShare<u64>> = matched
+		.iter()
+		.map(|(who, v, percent)| MatchedShare {
+			adapter,
+			datanet: v.datanet,
+			version: v.version,
+			contributor: *who,
+			share: Perbill::from_percent(*percent),
+		})
+		.collect();
+	assert_ok!(<Attribution as SettleFees<u64, u128>>::settle(
+		&SOURCE,
+		&DAVE,
+		&[(adapter, fee)],
+		&matched
+	));
+}
+
+#[test]
+fn settle_pays_matched_contributors_then_weights_works() {
+	build_and_execute(|| {
+		let w = world();
+		let source = free(SOURCE);
+		// 1,000: datanets 300, half of it (150) by attribution. The answers matched Fred's
+		// records for 60% of the fee: Fred 90; the other 210 by weight (Eve 3/4, Fred 1/4).
+		settle_matched(w.adapter, 1_000, &[(FRED, w.v1, 60)]);
+		System::assert_has_event(
+			Event::FeesSplit {
+				adapter: w.adapter,
+				fee: 1_000,
+				author: 400,
+				base_owner: 150,
+				datanets: 210,
+				matched: 90,
+				operator: 100,
+				treasury: 50,
+			}
+			.into(),
+		);
+		System::assert_has_event(
+			Event::MatchedPaid {
+				adapter: w.adapter,
+				datanet: w.d0,
+				version: 1,
+				contributor: FRED,
+				amount: 90,
+			}
+			.into(),
+		);
+		assert_eq!(Credits::<Test>::get(FRED, Role::Contributor), 90);
+		assert_eq!(pool(w.d0).balance, 210);
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 157)]);
+		assert_eq!(pending(FRED), vec![(w.d0, 1, 52)]);
+		assert_eq!(Attribution::pending_rewards(&FRED).as_contributor, 90);
+		// Conservation: everything charged is credited, pooled or at the treasury.
+		assert_eq!(free(SOURCE), source - 1_000);
+		assert_eq!(free(pot()), ED + 400 + 150 + 100 + 90 + 210);
+
+		// Fred claims his matched credit with his other credits.
+		let before = free(FRED);
+		assert_ok!(Attribution::claim_credits(RuntimeOrigin::signed(FRED)));
+		assert_eq!(free(FRED), before + 90);
+		assert_eq!(Credits::<Test>::get(FRED, Role::Contributor), 0);
+		assert_ok!(Attribution::do_try_state());
+	});
+}
+
+#[test]
+fn settle_matched_without_weight_credits_nobody_works() {
+	build_and_execute(|| {
+		let w = world();
+		// Another datanet the adapter was not trained on, where Gina froze weight.
+		let other = new_datanet(Open);
+		contribute(other, GINA, 100);
+		let elsewhere = freeze(other);
+		// Gina has no weight in v1; in `elsewhere` she has, but the adapter does not cite it;
+		// version 2 of d0 does not exist. None is paid: all 300 follow the weights.
+		settle_matched(
+			w.adapter,
+			1_000,
+			&[
+				(GINA, w.v1, 30),
+				(GINA, elsewhere, 30),
+				(EVE, DatanetVersionRef { datanet: w.d0, version: 2 }, 30),
+			],
+		);
+		assert_eq!(Credits::<Test>::get(GINA, Role::Contributor), 0);
+		assert_eq!(Credits::<Test>::get(EVE, Role::Contributor), 0);
+		assert_eq!(pool(w.d0).balance, 300);
+		assert_eq!(pool(other).balance, 0);
+		assert!(!System::events()
+			.iter()
+			.any(|r| matches!(r.event, RuntimeEvent::Attribution(Event::MatchedPaid { .. }))));
+		assert_ok!(Attribution::do_try_state());
+	});
+}
+
+#[test]
+fn settle_matched_of_another_adapter_is_ignored_works() {
+	build_and_execute(|| {
+		let w = world();
+		let second = new_adapter(CAROL, w.model, vec![(w.v1, Perbill::one())]);
+		let matched = [MatchedShare {
+			adapter: second,
+			datanet: w.d0,
+			version: 1,
+			contributor: EVE,
+			share: Perbill::one(),
+		}];
+		assert_ok!(<Attribution as SettleFees<u64, u128>>::settle(
+			&SOURCE,
+			&DAVE,
+			&[(w.adapter, 1_000)],
+			&matched
+		));
+		assert_eq!(Credits::<Test>::get(EVE, Role::Contributor), 0);
+		assert_eq!(pool(w.d0).balance, 300);
+	});
+}
+
+#[test]
+fn settle_matched_over_whole_pays_at_most_the_matched_part_works() {
+	build_and_execute(|| {
+		let w = world();
+		// 100% + 100%: the first takes the whole matched part (150), the second nothing.
+		settle_matched(w.adapter, 1_000, &[(EVE, w.v1, 100), (FRED, w.v1, 100)]);
+		assert_eq!(Credits::<Test>::get(EVE, Role::Contributor), 150);
+		assert_eq!(Credits::<Test>::get(FRED, Role::Contributor), 0);
+		assert_eq!(pool(w.d0).balance, 150);
+		assert_ok!(Attribution::do_try_state());
+	});
+}
+
+#[test]
+fn settle_with_no_match_pays_by_weights_alone_works() {
+	build_and_execute(|| {
+		let w = world();
+		settle_matched(w.adapter, 1_000, &[]);
+		assert_eq!(pool(w.d0).balance, 300);
+		assert_eq!(pending(EVE), vec![(w.d0, 1, 225)]);
+		assert_eq!(pending(FRED), vec![(w.d0, 1, 75)]);
+		assert_eq!(Credits::<Test>::iter().filter(|(_, r, _)| *r == Role::Contributor).count(), 0);
+	});
+}
+
 #[test]
 fn settle_rounding_dust_works() {
 	build_and_execute(|| {
@@ -243,6 +393,7 @@ fn settle_rounding_dust_works() {
 				author: 2,
 				base_owner: 1,
 				datanets: 2,
+				matched: 0,
 				operator: 0,
 				treasury: 2,
 			}
@@ -289,6 +440,7 @@ fn settle_multi_version_works() {
 				author: 4_000,
 				base_owner: 1_500,
 				datanets: 3_000,
+				matched: 0,
 				operator: 1_000,
 				treasury: 500,
 			}
@@ -334,6 +486,7 @@ fn settle_multi_version_rounding_works() {
 				author: 400,
 				base_owner: 150,
 				datanets: 298,
+				matched: 0,
 				operator: 100,
 				treasury: 52,
 			}
@@ -385,7 +538,12 @@ fn settle_source_cannot_pay_fails() {
 	build_and_execute(|| {
 		let w = world();
 		assert_noop!(
-			<Attribution as SettleFees<u64, u128>>::settle(&NOBODY, &DAVE, &[(w.adapter, 100)]),
+			<Attribution as SettleFees<u64, u128>>::settle(
+				&NOBODY,
+				&DAVE,
+				&[(w.adapter, 100)],
+				&[]
+			),
 			TokenError::FundsUnavailable
 		);
 		// The source keeps its existential deposit.
@@ -466,6 +624,7 @@ fn settle_without_training_sends_datanet_share_to_treasury_works() {
 				author: 400,
 				base_owner: 150,
 				datanets: 0,
+				matched: 0,
 				operator: 100,
 				treasury: 350,
 			}
@@ -500,6 +659,7 @@ fn settle_weightless_version_goes_to_treasury_works() {
 				author: 400,
 				base_owner: 150,
 				datanets: 150,
+				matched: 0,
 				operator: 100,
 				treasury: 200,
 			}
@@ -541,6 +701,7 @@ fn settle_version_not_frozen_or_out_of_range_goes_to_treasury_works() {
 				author: 400,
 				base_owner: 150,
 				datanets: 75,
+				matched: 0,
 				operator: 100,
 				treasury: 50 + 225,
 			}
@@ -572,6 +733,7 @@ fn settle_empty_and_zero_fee_works() {
 				author: 0,
 				base_owner: 0,
 				datanets: 0,
+				matched: 0,
 				operator: 0,
 				treasury: 0,
 			}
@@ -590,9 +752,16 @@ fn settle_weight_works() {
 	let one = <() as WeightInfo>::settle_adapter(MAX_TRAINING).saturating_add(
 		<() as WeightInfo>::reward_index_add(5).saturating_mul(u64::from(MAX_TRAINING)),
 	);
-	assert_eq!(<Attribution as SettleFees<u64, u128>>::settle_weight(0), Weight::zero());
-	assert_eq!(<Attribution as SettleFees<u64, u128>>::settle_weight(1), one);
-	assert_eq!(<Attribution as SettleFees<u64, u128>>::settle_weight(3), one.saturating_mul(3));
+	let weight = <Attribution as SettleFees<u64, u128>>::settle_weight;
+	assert_eq!(weight(0, 0), Weight::zero());
+	assert_eq!(weight(0, 5), Weight::zero());
+	assert_eq!(weight(1, 0), one);
+	assert_eq!(weight(3, 0), one.saturating_mul(3));
+	// Matched shares add their slope over one adapter's settlement, never its intercept again.
+	let shares = <() as WeightInfo>::settle_matched(MAX_MATCHED)
+		.saturating_sub(<() as WeightInfo>::settle_matched(0));
+	assert!(shares.all_gt(Weight::zero()));
+	assert_eq!(weight(2, MAX_MATCHED), one.saturating_mul(2).saturating_add(shares));
 	assert!(one.all_gt(<() as WeightInfo>::settle_adapter(MAX_TRAINING)));
 	assert!(<() as WeightInfo>::settle_adapter(MAX_TRAINING)
 		.all_gt(<() as WeightInfo>::settle_adapter(1)));
@@ -850,7 +1019,12 @@ fn claim_credits_of_several_roles_works() {
 		let w = world();
 		// Bob authors an adapter on his own model and operates it.
 		let own = new_adapter(BOB, w.model, vec![(w.v1, Perbill::one())]);
-		assert_ok!(<Attribution as SettleFees<u64, u128>>::settle(&SOURCE, &BOB, &[(own, 1_000)]));
+		assert_ok!(<Attribution as SettleFees<u64, u128>>::settle(
+			&SOURCE,
+			&BOB,
+			&[(own, 1_000)],
+			&[]
+		));
 		let pending = Attribution::pending_rewards(&BOB);
 		assert_eq!(
 			(pending.as_author, pending.as_base_owner, pending.as_operator),
@@ -880,7 +1054,8 @@ fn claim_credits_below_existential_deposit_fails() {
 		assert_ok!(<Attribution as SettleFees<u64, u128>>::settle(
 			&SOURCE,
 			&NOBODY,
-			&[(w.adapter, 50)]
+			&[(w.adapter, 50)],
+			&[]
 		));
 		assert_noop!(
 			Attribution::claim_credits(RuntimeOrigin::signed(NOBODY)),
@@ -913,7 +1088,8 @@ fn pending_rewards_works() {
 				versions: vec![(w.d0, 1, 225), (d1, 1, 75)],
 				as_author: 800,
 				as_base_owner: 0,
-				as_operator: 0
+				as_operator: 0,
+				as_contributor: 0
 			}
 		);
 		// A version with nothing to claim is left out.
@@ -1038,7 +1214,7 @@ fn do_try_state_broken_state_fails() {
 fn genesis_config_json_works() {
 	use polkadot_sdk::frame_support::__private::serde_json;
 	// The shape a genesis preset writes (parts of a billion).
-	let json = r#"{"policy":{"author":400000000,"baseOwner":150000000,"datanets":300000000,"operator":100000000,"treasury":50000000}}"#;
+	let json = r#"{"policy":{"author":400000000,"baseOwner":150000000,"datanets":300000000,"operator":100000000,"treasury":50000000,"matched":500000000}}"#;
 	let config: GenesisConfig<Test> = serde_json::from_str(json).expect("the JSON decodes");
 	assert_eq!(config.policy, FeePolicy::default());
 	assert_eq!(serde_json::to_string(&GenesisConfig::<Test>::default()).expect("encodes"), json);

@@ -159,7 +159,7 @@ impl<T: Config> Pallet<T> {
 			Precision::Exact,
 		)?;
 		if !fee.is_zero() {
-			T::Settlement::settle(&job.requester, operator, &[(job.adapter, fee)])?;
+			T::Settlement::settle(&job.requester, operator, &[(job.adapter, fee)], &[])?;
 		}
 
 		job.state = JobState::Fulfilled {

@@ -556,7 +556,7 @@ pub mod pallet {
 		#[pallet::call_index(1)]
 		#[pallet::weight(
 			T::WeightInfo::fulfil(fulfilment.output.len() as u32)
-				.saturating_add(T::Settlement::settle_weight(1))
+				.saturating_add(T::Settlement::settle_weight(1, 0))
 		)]
 		pub fn fulfil(
 			origin: OriginFor<T>,

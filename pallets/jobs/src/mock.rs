@@ -5,7 +5,7 @@
 use crate as pallet_jobs;
 use core::cell::RefCell;
 use lineage_primitives::{
-	usage::{AdapterInspect, AdapterTerms, AdapterUse, OperatorInspect, SettleFees},
+	usage::{AdapterInspect, AdapterTerms, AdapterUse, MatchedShare, OperatorInspect, SettleFees},
 	AdapterId,
 };
 use polkadot_sdk::{
@@ -164,7 +164,15 @@ impl MockSettlement {
 }
 
 impl SettleFees<u64, u128> for MockSettlement {
-	fn settle(source: &u64, operator: &u64, fees: &[(AdapterId, u128)]) -> DispatchResult {
+	fn settle(
+		source: &u64,
+		operator: &u64,
+		fees: &[(AdapterId, u128)],
+		matched: &[MatchedShare<u64>],
+	) -> DispatchResult {
+		if !matched.is_empty() {
+			return Err(DispatchError::Other("a job's answer carries no matched shares"));
+		}
 		if fees.iter().any(|(_, fee)| *fee == 0) {
 			return Err(DispatchError::Other("a zero fee was settled"));
 		}
@@ -174,7 +182,7 @@ impl SettleFees<u64, u128> for MockSettlement {
 		Ok(())
 	}
 
-	fn settle_weight(adapters: u32) -> Weight {
+	fn settle_weight(adapters: u32, _matched: u32) -> Weight {
 		Weight::from_parts(1_000_000u64.saturating_mul(adapters.into()), 100)
 	}
 }

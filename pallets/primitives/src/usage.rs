@@ -9,6 +9,13 @@
 //! operator's next sequence number, and cannot be replayed. Beside the batch travel the payers'
 //! own signatures ([`crate::payer::PayerVoucher`]): one per payer, bounding what the batch may
 //! charge them.
+//!
+//! A batch also carries, per adapter, the part of its fee that the answers' attribution traced to
+//! each contributor's records ([`MatchedShare`]): the oracle aggregates each request's credited
+//! tokens, weighted by the request's fee, into at most a bounded number of shares per adapter.
+//! Settlement pays those contributors the fee policy's matched part of the datanets' share in
+//! these proportions, after checking that each has frozen weight in a version the adapter was
+//! trained on; the rest of the datanets' share follows the adapter's lineage weights.
 
 use crate::{AdapterId, BlockNumber, DatanetId, DatanetVersionRef, VersionId};
 use alloc::vec::Vec;
@@ -20,6 +27,9 @@ use polkadot_sdk::{
 	*,
 };
 use scale_info::TypeInfo;
+
+/// Parts of a billion: [`MatchedShare::share`]'s type, for clients that build batches.
+pub use polkadot_sdk::sp_runtime::Perbill as Share;
 
 /// An operator's batch sequence number: 0 for its first batch, then +1 per accepted batch.
 pub type Sequence = u64;
@@ -71,6 +81,37 @@ pub struct UsageBatch<AccountId> {
 	pub entries: Vec<UsageEntry<AccountId>>,
 	/// The Merkle root of the individual [`UsageRecord`]s aggregated here ([`records_root`]).
 	pub records_root: H256,
+	/// What the answers' attribution credits, per adapter of `entries` and contributor: strictly
+	/// ascending by [`MatchedShare::key`], each adapter's shares summing to at most 100%.
+	pub matched: Vec<MatchedShare<AccountId>>,
+}
+
+/// The part of one adapter's fee in a batch whose answers the attribution traced to one
+/// contributor's records frozen in one datanet version: `share` of the adapter's fee is
+/// matched to them. Over a batch's requests of the adapter it is `Σ fee_r × credited_r / tokens_r
+/// ÷ Σ fee_r`, where `credited_r` is the completion tokens of request `r` credited to the
+/// contributor's records of that version and `tokens_r` its completion tokens.
+#[derive(
+	Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo,
+)]
+pub struct MatchedShare<AccountId> {
+	/// The adapter whose fee it is part of.
+	pub adapter: AdapterId,
+	/// The datanet of the records.
+	pub datanet: DatanetId,
+	/// The version the records are frozen in.
+	pub version: VersionId,
+	/// Who contributed them.
+	pub contributor: AccountId,
+	/// The part of the adapter's fee matched to them (not zero).
+	pub share: Perbill,
+}
+
+impl<AccountId> MatchedShare<AccountId> {
+	/// The share's key: a batch lists shares strictly ascending by it.
+	pub fn key(&self) -> (AdapterId, DatanetId, VersionId, &AccountId) {
+		(self.adapter, self.datanet, self.version, &self.contributor)
+	}
 }
 
 /// The domain tag in front of every usage batch payload, so a batch signature can never be
@@ -108,6 +149,25 @@ pub struct UsageRecord<AccountId> {
 	/// The latest finalized block the oracle knew when it served the request: the block whose
 	/// price the request was quoted at.
 	pub served_at: BlockNumber,
+	/// What the answer's attribution credits (empty when it matched nobody, or was not
+	/// attributed): bound by the records root, so anyone holding a batch's records can check
+	/// its [`UsageBatch::matched`] shares against them. Sums to at most 100%.
+	pub matched: Vec<RecordMatch<AccountId>>,
+}
+
+/// One contributor an answer's attribution credits, in its [`UsageRecord`]: the part of the
+/// answer's completion credited to their records frozen in one datanet version (the records'
+/// scores over the completion's tokens, rounded down).
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub struct RecordMatch<AccountId> {
+	/// The datanet of the records.
+	pub datanet: DatanetId,
+	/// The version they are frozen in.
+	pub version: VersionId,
+	/// Who contributed them.
+	pub contributor: AccountId,
+	/// The part of the completion credited to them.
+	pub share: Perbill,
 }
 
 /// The Merkle root of usage records: a binary Merkle tree (`binary-merkle-tree`, blake2-256)
@@ -252,14 +312,18 @@ pub trait OperatorInspect<AccountId> {
 /// How the usage pallet hands settled fees to attribution.
 pub trait SettleFees<AccountId, Balance> {
 	/// Moves the sum of `fees` from `source` and splits each adapter's fee by the fee-split
-	/// policy (author, base-model owner, datanets, `operator`, treasury). All or nothing.
+	/// policy (author, base-model owner, datanets, `operator`, treasury); `matched` (ascending by
+	/// adapter, as a batch lists them) says which contributors the answers' attribution credits
+	/// with part of each adapter's datanets share. All or nothing.
 	fn settle(
 		source: &AccountId,
 		operator: &AccountId,
 		fees: &[(AdapterId, Balance)],
+		matched: &[MatchedShare<AccountId>],
 	) -> DispatchResult;
-	/// An upper bound on the weight of [`SettleFees::settle`] for `adapters` adapters.
-	fn settle_weight(adapters: u32) -> Weight;
+	/// An upper bound on the weight of [`SettleFees::settle`] for `adapters` adapters and
+	/// `matched` matched shares.
+	fn settle_weight(adapters: u32, matched: u32) -> Weight;
 }
 
 #[cfg(test)]
@@ -281,6 +345,13 @@ mod tests {
 				output_tokens: 50,
 			}],
 			records_root: H256::repeat_byte(9),
+			matched: alloc::vec![MatchedShare {
+				adapter: 3,
+				datanet: 1,
+				version: 2,
+				contributor: AccountId::new([4; 32]),
+				share: Perbill::from_percent(25),
+			}],
 		}
 	}
 
@@ -297,6 +368,10 @@ mod tests {
 		let mut next = b.clone();
 		next.sequence += 1;
 		assert_ne!(signing_payload(&genesis, &next), expected);
+		// The matched shares are signed too: an operator cannot move them after signing.
+		let mut moved = b.clone();
+		moved.matched[0].share = Perbill::from_percent(26);
+		assert_ne!(signing_payload(&genesis, &moved), expected);
 	}
 
 	#[test]
@@ -318,12 +393,22 @@ mod tests {
 			response_hash: H256::repeat_byte(id),
 			finished_at_ms: 1,
 			served_at: 1,
+			matched: alloc::vec![],
 		};
 		let a = records_root(&[record(1, 10), record(2, 20)]);
 		assert_eq!(a, records_root(&[record(1, 10), record(2, 20)]));
 		assert_ne!(a, records_root(&[record(1, 10), record(2, 21)]));
 		assert_ne!(a, records_root(&[record(2, 20), record(1, 10)]));
 		assert_ne!(a, records_root(&[record(1, 10)]));
+		// Each record's matches are bound too.
+		let mut matched = record(2, 20);
+		matched.matched = alloc::vec![RecordMatch {
+			datanet: 1,
+			version: 1,
+			contributor: AccountId::new([5; 32]),
+			share: Perbill::from_percent(10),
+		}];
+		assert_ne!(a, records_root(&[record(1, 10), matched]));
 	}
 
 	#[test]
@@ -337,6 +422,7 @@ mod tests {
 			response_hash: H256::repeat_byte(id),
 			finished_at_ms: 1,
 			served_at: 1,
+			matched: alloc::vec![],
 		};
 		let records: Vec<_> = (1..=5).map(record).collect();
 		let root = records_root(&records);

@@ -24,7 +24,10 @@ use polkadot_sdk::{
 	frame_system::RawOrigin,
 	sp_core::crypto::KeyTypeId,
 	sp_io::crypto::{sr25519_generate, sr25519_sign},
-	sp_runtime::traits::{Saturating, UniqueSaturatedInto, Zero},
+	sp_runtime::{
+		traits::{Saturating, UniqueSaturatedInto, Zero},
+		Perbill,
+	},
 };
 
 /// The keystore key type the benchmarks' operator keys are made under.
@@ -85,6 +88,8 @@ struct StoredBatch<T: Config> {
 	fee: BalanceOf<T>,
 	open_dispute: Option<u32>,
 	settled: bool,
+	/// Matched shares stored with the batch (over its adapters).
+	matched: u32,
 }
 
 impl<T: Config> StoredBatch<T> {
@@ -153,6 +158,15 @@ impl<T: Config> StoredBatch<T> {
 			DisputedBitsOf::<T>::try_from(bits)
 				.map_err(|_| BenchmarkError::Stop("bitmap longer than DisputedBytes"))?,
 		);
+		if self.matched > 0 {
+			let ids: Vec<AdapterId> = (0..adapters.min(entries)).collect();
+			BatchMatched::<T>::insert(
+				&self.operator,
+				sequence,
+				MatchedOf::<T>::try_from(matched_shares::<T>(self.matched, &ids))
+					.map_err(|_| BenchmarkError::Stop("more shares than MaxMatchedPerBatch"))?,
+			);
+		}
 		NextSequence::<T>::insert(&self.operator, sequence.saturating_add(1));
 		Operators::<T>::mutate(&self.operator, |maybe| {
 			if let Some(info) = maybe {
@@ -161,6 +175,31 @@ impl<T: Config> StoredBatch<T> {
 		});
 		Ok(sequence)
 	}
+}
+
+/// `m` matched shares over adapters `adapters` (at most `MaxMatchedPerAdapter` each, so
+/// fewer than `m` when the adapters cannot carry them all), ascending by key, each of a
+/// distinct contributor and a small share (summing to at most 100% per adapter).
+fn matched_shares<T: Config>(m: u32, adapters: &[AdapterId]) -> Vec<MatchedShare<T::AccountId>> {
+	let per_adapter = T::MaxMatchedPerAdapter::get();
+	let mut shares = Vec::new();
+	for (j, adapter) in adapters.iter().enumerate() {
+		for k in 0..per_adapter {
+			let i = (j as u32).saturating_mul(per_adapter).saturating_add(k);
+			if i >= m {
+				break;
+			}
+			shares.push(MatchedShare {
+				adapter: *adapter,
+				datanet: 1,
+				version: 1,
+				contributor: account("contributor", i, 0),
+				share: Perbill::from_rational(1, per_adapter.max(1)),
+			});
+		}
+	}
+	shares.sort_by(|x, y| x.key().cmp(&y.key()));
+	shares
 }
 
 #[benchmarks]
@@ -322,7 +361,9 @@ mod benchmarks {
 	/// payer and not once more per entry. With `E = MaxEntriesPerBatch`, `A = MaxAdaptersPerBatch`:
 	/// `e ∈ [E/4, E]`, `p ∈ [⌈E/A⌉, E/4]`, `a ∈ [4, A]`; then `p ≤ e ≤ p·a` at every point.
 	/// Entry `i` is payer `i mod p` on adapter `(i mod p + i div p) mod a`: distinct pairs, every
-	/// payer and (as `p ≥ a`) every adapter used.
+	/// payer and (as `p ≥ a`) every adapter used. `m` matched shares, at most
+	/// `MaxMatchedPerAdapter` per adapter: at the smallest `a` fewer than `m` fit, which only
+	/// overstates `a`'s slope (the regression sees the larger `m` at the larger `a`).
 	#[benchmark]
 	fn submit_usage(
 		e: Linear<{ T::MaxEntriesPerBatch::get() / 4 }, { T::MaxEntriesPerBatch::get() }>,
@@ -334,6 +375,7 @@ mod benchmarks {
 			{ T::MaxEntriesPerBatch::get().div_ceil(T::MaxPayersPerBatch::get()) },
 			{ T::MaxAdaptersPerBatch::get() },
 		>,
+		m: Linear<0, { MaxMatchedPerBatch::<T>::get() }>,
 	) -> Result<(), BenchmarkError> {
 		let operator: T::AccountId = account("operator", 0, 0);
 		let key = setup_operator::<T>(&operator)?;
@@ -408,6 +450,10 @@ mod benchmarks {
 			served_to,
 			entries,
 			records_root: H256::repeat_byte(1),
+			matched: matched_shares::<T>(
+				m,
+				&adapters.iter().map(|(adapter, _)| *adapter).collect::<Vec<_>>(),
+			),
 		};
 		let signature = sr25519_sign(KEY_TYPE, &key, &signing_payload(&genesis, &batch))
 			.ok_or(BenchmarkError::Stop("the keystore cannot sign"))?;
@@ -439,6 +485,7 @@ mod benchmarks {
 			fee: 1u32.into(),
 			open_dispute: Some(0),
 			settled: false,
+			matched: 0,
 		}
 		.store()?;
 		// After the stored batch's own dispute holds a deposit from the caller (funding may set
@@ -453,10 +500,14 @@ mod benchmarks {
 		Ok(())
 	}
 
-	/// `a` adapters, no open dispute: the batch, its entries and its dispute bitmap are removed.
-	/// Its fees are zero, so the settlement (weighed apart) is not called.
+	/// `a` adapters and `m` matched shares, no open dispute: the batch, its entries, its matched
+	/// shares and its dispute bitmap are removed. Its fees are zero, so the settlement (weighed
+	/// apart) is not called.
 	#[benchmark]
-	fn settle_batch(a: Linear<1, { T::MaxAdaptersPerBatch::get() }>) -> Result<(), BenchmarkError> {
+	fn settle_batch(
+		a: Linear<1, { T::MaxAdaptersPerBatch::get() }>,
+		m: Linear<0, { MaxMatchedPerBatch::<T>::get() }>,
+	) -> Result<(), BenchmarkError> {
 		let operator: T::AccountId = account("operator", 0, 0);
 		setup_operator::<T>(&operator)?;
 		let payer: T::AccountId = account("payer", 0, 0);
@@ -467,6 +518,7 @@ mod benchmarks {
 			fee: Zero::zero(),
 			open_dispute: None,
 			settled: false,
+			matched: m,
 		}
 		.store()?;
 		advance::<T>(T::DisputeWindow::get());
@@ -496,6 +548,7 @@ mod benchmarks {
 			fee: 1u32.into(),
 			open_dispute: Some(entry),
 			settled: true,
+			matched: 0,
 		}
 		.store()?;
 		let origin =
@@ -524,6 +577,7 @@ mod benchmarks {
 			fee: Zero::zero(),
 			open_dispute: Some(entry),
 			settled: true,
+			matched: MaxMatchedPerBatch::<T>::get(),
 		}
 		.store()?;
 		let origin =

@@ -41,6 +41,7 @@ impl<T: Config> Pallet<T> {
 		if info.settled && info.open_disputes == 0 {
 			Batches::<T>::remove(operator, sequence);
 			BatchEntries::<T>::remove(operator, sequence);
+			BatchMatched::<T>::remove(operator, sequence);
 			DisputedEntries::<T>::remove(operator, sequence);
 			Operators::<T>::mutate(operator, |maybe| {
 				if let Some(op) = maybe {
@@ -74,7 +75,8 @@ impl<T: Config> Pallet<T> {
 	/// - each batch has its entries in `BatchEntries` (and each entry list its batch),
 	///   `entry_count` of them; `fees_by_adapter` is ascending, within `MaxAdaptersPerBatch`,
 	///   and sums to `total_fee`, which is the entries' fees less the refunded ones; each
-	///   dispute names an entry of its payer, adapter and fee, at most once;
+	///   dispute names an entry of its payer, adapter and fee, at most once; a batch's matched
+	///   shares (when it has any) belong to a stored batch and are well formed;
 	/// - the pot's balance above its existential deposit covers every escrow balance and what
 	///   the pot owes for every batch.
 	#[cfg(any(feature = "try-runtime", test))]
@@ -193,6 +195,15 @@ impl<T: Config> Pallet<T> {
 			ensure!(
 				Batches::<T>::contains_key(&operator, sequence),
 				"a batch's entries outlive the batch"
+			);
+		}
+		for (operator, sequence, matched) in BatchMatched::<T>::iter() {
+			let info = Batches::<T>::get(&operator, sequence)
+				.ok_or("a batch's matched shares outlive the batch")?;
+			let adapters = info.fees_by_adapter.iter().map(|(adapter, _)| *adapter).collect();
+			ensure!(
+				!matched.is_empty() && Self::check_matched(&matched, &adapters).is_ok(),
+				"a batch's matched shares are empty or malformed"
 			);
 		}
 		for (operator, info) in Operators::<T>::iter() {

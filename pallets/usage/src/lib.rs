@@ -142,7 +142,8 @@ pub use weights::WeightInfo;
 pub use lineage_primitives::{
 	payer::PayerVoucher,
 	usage::{
-		AdapterInspect, AdapterTerms, AdapterUse, Sequence, SettleFees, UsageBatch, UsageEntry,
+		AdapterInspect, AdapterTerms, AdapterUse, MatchedShare, Sequence, SettleFees, UsageBatch,
+		UsageEntry,
 	},
 	AdapterId,
 };
@@ -255,6 +256,12 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxPayersPerBatch: Get<u32>;
 
+		/// The most matched shares ([`MatchedShare`]) one adapter's fee in a batch may carry:
+		/// the contributors its answers' attribution credits, the largest first. A batch carries
+		/// at most `MaxAdaptersPerBatch × MaxMatchedPerAdapter` ([`MaxMatchedPerBatch`]).
+		#[pallet::constant]
+		type MaxMatchedPerAdapter: Get<u32>;
+
 		/// What a payer deposits to dispute an entry, held under [`HoldReason::DisputeDeposit`]:
 		/// returned when the dispute is upheld, paid to the operator when it is rejected, so
 		/// that disputes cost their storage and governance's time unless they are right.
@@ -336,6 +343,13 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type BatchEntries<T: Config> =
 		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, Sequence, ChargesOf<T>>;
+
+	/// The matched shares of each batch in [`Batches`] that carries any: operator, sequence →
+	/// the shares, ascending by (adapter, datanet, version, contributor). Settlement (and the
+	/// release of a disputed entry after it) passes them to [`Config::Settlement`].
+	#[pallet::storage]
+	pub type BatchMatched<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, Sequence, MatchedOf<T>>;
 
 	/// The open disputes: operator, sequence, entry index → the dispute. Each entry of a batch
 	/// has its own key, so there are no shared dispute slots one payer (or a ring of them)
@@ -569,6 +583,17 @@ pub mod pallet {
 		ZeroTokens,
 		/// The entries are not strictly ascending by (payer, adapter).
 		EntriesNotSorted,
+		/// The matched shares are not strictly ascending by (adapter, datanet, version,
+		/// contributor).
+		MatchedNotSorted,
+		/// A matched share names an adapter with no entry in the batch.
+		MatchedAdapterNotInBatch,
+		/// A matched share is zero.
+		ZeroMatchedShare,
+		/// An adapter has more than `MaxMatchedPerAdapter` matched shares.
+		TooManyMatched,
+		/// An adapter's matched shares sum to more than 100% of its fee.
+		MatchedOverWhole,
 		/// The signature is not the operator's key's over the batch.
 		BadSignature,
 		/// The vouchers are not one per payer of the batch, ascending by payer (a payer in the
@@ -807,18 +832,27 @@ pub mod pallet {
 		///   debited from its escrow with the operator.
 		/// - Fails, cheap checks first, with `EmptyBatch`, `TooManyEntries`, `NotOperator`,
 		///   `OperatorNotActive`, `InsufficientBond`, `SequenceMismatch` (a replay or a gap),
-		///   `BadServedBlocks`, `ServedTooLongAgo`, `ZeroTokens`, `EntriesNotSorted`, `TooManyPayers`, `VoucherMismatch`,
-		///   `TooManyAdapters`, then
+		///   `BadServedBlocks`, `ServedTooLongAgo`, `ZeroTokens`, `EntriesNotSorted`,
+		///   `TooManyPayers`, `VoucherMismatch`, `TooManyAdapters`, `MatchedNotSorted`,
+		///   `MatchedAdapterNotInBatch`, `ZeroMatchedShare`, `TooManyMatched`, `MatchedOverWhole`,
+		///   then
 		///   `BadSignature`, then `UnknownAdapter`, `AdapterRevoked`, then per payer
 		///   `BadVoucher`, `SpendLimitExceeded`, `InsufficientEscrow` or `Overflow`.
 		/// - Emits [`Event::UsageSubmitted`].
-		/// - Complexity: O(e + a·log a) for `e` entries and `a` distinct adapters, with one read
-		///   per distinct adapter, one signature check and two reads and writes per distinct
-		///   payer (`p`), and the batch stored as two values: weighed as `submit_usage(e, p, a)`.
+		/// - `batch.matched`: per adapter, the contributors its answers' attribution credits
+		///   ([`MatchedShare`]), at most [`Config::MaxMatchedPerAdapter`] each, summing to at
+		///   most 100% of the adapter's fee; stored with the batch for its settlement. Checked
+		///   here only for shape: whether a contributor may be paid (weight frozen in a version
+		///   the adapter was trained on) is the settlement's check.
+		/// - Complexity: O(e + a·log a + m) for `e` entries, `a` distinct adapters and `m`
+		///   matched shares, with one read per distinct adapter, one signature check and two
+		///   reads and writes per distinct payer (`p`), and the batch stored as two values (three
+		///   with matched shares): weighed as `submit_usage(e, p, a, m)`.
 		#[pallet::call_index(9)]
 		#[pallet::weight({
 			let (e, p, a) = Pallet::<T>::batch_shape(&batch.entries);
-			T::WeightInfo::submit_usage(e, p, a)
+			let m = u32::try_from(batch.matched.len()).unwrap_or(u32::MAX);
+			T::WeightInfo::submit_usage(e, p, a, m)
 		})]
 		pub fn submit_usage(
 			origin: OriginFor<T>,
@@ -861,12 +895,15 @@ pub mod pallet {
 		/// - Fails with `UnknownBatch`, `AlreadySettled`, `DisputeWindowOpen`, or the
 		///   settlement's error (nothing changes then).
 		/// - Emits [`Event::BatchSettled`].
-		/// - Complexity: O(a) for `a` adapters, plus the settlement of `a` adapters; the weight of
-		///   the adapters not settled is refunded.
+		/// - Complexity: O(a + m) for `a` adapters and `m` matched shares, plus the settlement of
+		///   `a` adapters with `m` shares; the weight of what was not settled is refunded.
 		#[pallet::call_index(11)]
 		#[pallet::weight(
-			T::WeightInfo::settle_batch(T::MaxAdaptersPerBatch::get())
-				.saturating_add(T::Settlement::settle_weight(T::MaxAdaptersPerBatch::get()))
+			T::WeightInfo::settle_batch(T::MaxAdaptersPerBatch::get(), MaxMatchedPerBatch::<T>::get())
+				.saturating_add(T::Settlement::settle_weight(
+					T::MaxAdaptersPerBatch::get(),
+					MaxMatchedPerBatch::<T>::get(),
+				))
 		)]
 		pub fn settle_batch(
 			origin: OriginFor<T>,
@@ -897,7 +934,7 @@ pub mod pallet {
 			T::WeightInfo::resolve_dispute_refund()
 		} else {
 			T::WeightInfo::resolve_dispute_release()
-				.saturating_add(T::Settlement::settle_weight(1))
+				.saturating_add(T::Settlement::settle_weight(1, T::MaxMatchedPerAdapter::get()))
 		})]
 		pub fn resolve_dispute(
 			origin: OriginFor<T>,

@@ -4,7 +4,7 @@
 use crate as pallet_usage;
 use core::cell::RefCell;
 use lineage_primitives::{
-	usage::{AdapterInspect, AdapterTerms, AdapterUse, SettleFees},
+	usage::{AdapterInspect, AdapterTerms, AdapterUse, MatchedShare, SettleFees},
 	AdapterId,
 };
 use polkadot_sdk::{
@@ -62,6 +62,8 @@ pub const MAX_ENTRIES: u32 = 1_000;
 pub const MAX_ADAPTERS: u32 = 32;
 /// The most payers per batch.
 pub const MAX_PAYERS: u32 = 250;
+/// The most matched shares per adapter of a batch.
+pub const MAX_MATCHED: u32 = 4;
 /// What a payer deposits to dispute an entry.
 pub const DISPUTE_DEPOSIT: u128 = 25;
 /// The longest endpoint.
@@ -103,6 +105,7 @@ parameter_types! {
 	pub const MaxEntriesPerBatch: u32 = MAX_ENTRIES;
 	pub const MaxAdaptersPerBatch: u32 = MAX_ADAPTERS;
 	pub const MaxPayersPerBatch: u32 = MAX_PAYERS;
+	pub const MaxMatchedPerAdapter: u32 = MAX_MATCHED;
 	pub const DisputeDeposit: u128 = DISPUTE_DEPOSIT;
 }
 
@@ -121,6 +124,7 @@ pub type SettleCall = (u64, u64, Vec<(AdapterId, u128)>);
 thread_local! {
 	static ADAPTERS: RefCell<BTreeMap<AdapterId, MockAdapter>> = const { RefCell::new(BTreeMap::new()) };
 	static SETTLED: RefCell<Vec<SettleCall>> = const { RefCell::new(Vec::new()) };
+	static MATCHED: RefCell<Vec<Vec<MatchedShare<u64>>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The model registry's test double.
@@ -202,6 +206,11 @@ impl MockSettlement {
 		SETTLED.with(|s| s.borrow().clone())
 	}
 
+	/// The matched shares of each settlement call so far, in the calls' order.
+	pub fn matched() -> Vec<Vec<MatchedShare<u64>>> {
+		MATCHED.with(|m| m.borrow().clone())
+	}
+
 	/// The total settled so far.
 	pub fn total() -> u128 {
 		Self::calls().iter().flat_map(|(_, _, fees)| fees.iter().map(|(_, fee)| *fee)).sum()
@@ -209,7 +218,12 @@ impl MockSettlement {
 }
 
 impl SettleFees<u64, u128> for MockSettlement {
-	fn settle(source: &u64, operator: &u64, fees: &[(AdapterId, u128)]) -> DispatchResult {
+	fn settle(
+		source: &u64,
+		operator: &u64,
+		fees: &[(AdapterId, u128)],
+		matched: &[MatchedShare<u64>],
+	) -> DispatchResult {
 		if fees.iter().any(|(_, fee)| *fee == 0) {
 			return Err(DispatchError::Other("a zero fee was settled"));
 		}
@@ -219,11 +233,17 @@ impl SettleFees<u64, u128> for MockSettlement {
 		let total: u128 = fees.iter().map(|(_, fee)| *fee).sum();
 		<Balances as Mutate<u64>>::transfer(source, &SINK, total, Preservation::Preserve)?;
 		SETTLED.with(|s| s.borrow_mut().push((*source, *operator, fees.to_vec())));
+		MATCHED.with(|m| m.borrow_mut().push(matched.to_vec()));
 		Ok(())
 	}
 
-	fn settle_weight(adapters: u32) -> Weight {
-		Weight::from_parts(1_000_000u64.saturating_mul(adapters.into()), 100)
+	fn settle_weight(adapters: u32, matched: u32) -> Weight {
+		Weight::from_parts(
+			1_000_000u64
+				.saturating_mul(adapters.into())
+				.saturating_add(10_000u64.saturating_mul(matched.into())),
+			100,
+		)
 	}
 }
 
@@ -271,6 +291,7 @@ impl pallet_usage::Config for Test {
 	type MaxEntriesPerBatch = MaxEntriesPerBatch;
 	type MaxAdaptersPerBatch = MaxAdaptersPerBatch;
 	type MaxPayersPerBatch = MaxPayersPerBatch;
+	type MaxMatchedPerAdapter = MaxMatchedPerAdapter;
 	type DisputeDeposit = DisputeDeposit;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
@@ -304,6 +325,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 		.expect("pallet_usage genesis builds");
 	ADAPTERS.with(|a| a.borrow_mut().clear());
 	SETTLED.with(|s| s.borrow_mut().clear());
+	MATCHED.with(|m| m.borrow_mut().clear());
 	let mut ext = sp_io::TestExternalities::new(storage);
 	ext.execute_with(|| System::set_block_number(1));
 	ext

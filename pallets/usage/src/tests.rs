@@ -16,7 +16,7 @@ use polkadot_sdk::{
 		BoundedVec,
 	},
 	sp_core::{sr25519, Pair},
-	sp_runtime::{testing::TestSignature, traits::BadOrigin, DispatchResult, TokenError},
+	sp_runtime::{testing::TestSignature, traits::BadOrigin, DispatchResult, Perbill, TokenError},
 };
 use std::collections::BTreeMap;
 
@@ -76,6 +76,7 @@ fn batch(operator: u64, sequence: Sequence, entries: Vec<UsageEntry<u64>>) -> Us
 		served_to: now,
 		entries,
 		records_root: H256::repeat_byte(7),
+		matched: Vec::new(),
 	}
 }
 
@@ -749,7 +750,10 @@ fn submit_usage_weight_counts_entries_payers_adapters_works() {
 			signature: junk(),
 			vouchers: Default::default(),
 		};
-		assert_eq!(call.get_dispatch_info().call_weight, <() as WeightInfo>::submit_usage(5, 3, 3));
+		assert_eq!(
+			call.get_dispatch_info().call_weight,
+			<() as WeightInfo>::submit_usage(5, 3, 3, 0)
+		);
 	});
 }
 
@@ -1618,8 +1622,8 @@ fn settle_batch_works() {
 		assert_eq!(
 			result.expect("settled").actual_weight,
 			Some(
-				<() as WeightInfo>::settle_batch(2)
-					.saturating_add(<MockSettlement as SettleFees<u64, u128>>::settle_weight(2))
+				<() as WeightInfo>::settle_batch(2, 0)
+					.saturating_add(<MockSettlement as SettleFees<u64, u128>>::settle_weight(2, 0))
 			)
 		);
 		let declared = crate::Call::<Test>::settle_batch { operator: OP, sequence: 0 }
@@ -1627,9 +1631,11 @@ fn settle_batch_works() {
 			.call_weight;
 		assert_eq!(
 			declared,
-			<() as WeightInfo>::settle_batch(MAX_ADAPTERS).saturating_add(
-				<MockSettlement as SettleFees<u64, u128>>::settle_weight(MAX_ADAPTERS)
-			)
+			<() as WeightInfo>::settle_batch(MAX_ADAPTERS, MAX_ADAPTERS * MAX_MATCHED)
+				.saturating_add(<MockSettlement as SettleFees<u64, u128>>::settle_weight(
+					MAX_ADAPTERS,
+					MAX_ADAPTERS * MAX_MATCHED
+				))
 		);
 	});
 }
@@ -1672,5 +1678,140 @@ fn settle_batch_unsigned_fails() {
 		setup_with_batch();
 		past_window();
 		assert_noop!(Usage::settle_batch(RuntimeOrigin::none(), OP, 0), BadOrigin);
+	});
+}
+
+// ---- matched shares ----
+
+/// A matched share of `adapter`'s fee: `percent` to `who`'s records in version 1 of datanet 7.
+fn share(adapter: AdapterId, who: u64, percent: u32) -> MatchedShare<u64> {
+	MatchedShare {
+		adapter,
+		datanet: 7,
+		version: 1,
+		contributor: who,
+		share: Perbill::from_percent(percent),
+	}
+}
+
+/// [`three`] with `matched` shares.
+fn three_matched(sequence: Sequence, matched: Vec<MatchedShare<u64>>) -> UsageBatch<u64> {
+	UsageBatch { matched, ..three(sequence) }
+}
+
+#[test]
+fn submit_usage_stores_matched_shares_and_settlement_passes_them_works() {
+	build_and_execute(|| {
+		setup();
+		let matched = vec![share(1, CAROL, 40), share(1, DAVE, 60), share(2, CAROL, 10)];
+		assert_ok!(submit(&three_matched(0, matched.clone())));
+		assert_eq!(BatchMatched::<Test>::get(OP, 0).map(|m| m.to_vec()), Some(matched.clone()));
+		past_window();
+		assert_ok!(Usage::settle_batch(signed(RELAYER), OP, 0));
+		assert_eq!(MockSettlement::calls(), vec![(pot(), OP, vec![(1, 50), (2, 14)])]);
+		assert_eq!(MockSettlement::matched(), vec![matched]);
+		// Removed with the batch.
+		assert!(BatchMatched::<Test>::get(OP, 0).is_none());
+		assert_ok!(Usage::do_try_state());
+	});
+}
+
+#[test]
+fn submit_usage_without_matched_shares_stores_none_works() {
+	build_and_execute(|| {
+		setup_with_batch();
+		assert!(BatchMatched::<Test>::get(OP, 0).is_none());
+		past_window();
+		assert_ok!(Usage::settle_batch(signed(RELAYER), OP, 0));
+		assert_eq!(MockSettlement::matched(), vec![Vec::new()]);
+	});
+}
+
+#[test]
+fn submit_usage_malformed_matched_shares_fail() {
+	build_and_execute(|| {
+		setup();
+		let refused = |matched: Vec<MatchedShare<u64>>, error: Error| {
+			assert_noop!(submit(&three_matched(0, matched)), error);
+		};
+		// Out of order, and a repeat.
+		refused(vec![share(1, DAVE, 10), share(1, CAROL, 10)], Error::MatchedNotSorted);
+		refused(vec![share(2, CAROL, 10), share(1, CAROL, 10)], Error::MatchedNotSorted);
+		refused(vec![share(1, CAROL, 10), share(1, CAROL, 10)], Error::MatchedNotSorted);
+		// An adapter with no entry in the batch.
+		refused(vec![share(3, CAROL, 10)], Error::MatchedAdapterNotInBatch);
+		// A zero share.
+		refused(vec![share(1, CAROL, 0)], Error::ZeroMatchedShare);
+		// More than 100% of one adapter's fee (each adapter is counted on its own).
+		refused(vec![share(1, CAROL, 60), share(1, DAVE, 41)], Error::MatchedOverWhole);
+		assert_ok!(submit(&three_matched(
+			0,
+			vec![share(1, CAROL, 60), share(1, DAVE, 40), share(2, CAROL, 100)]
+		)));
+	});
+}
+
+#[test]
+fn submit_usage_too_many_matched_shares_fails() {
+	build_and_execute(|| {
+		setup();
+		let many = |n: u64| (0..n).map(|i| share(1, 100 + i, 1)).collect::<Vec<_>>();
+		assert_noop!(
+			submit(&three_matched(0, many(u64::from(MAX_MATCHED) + 1))),
+			Error::TooManyMatched
+		);
+		assert_ok!(submit(&three_matched(0, many(u64::from(MAX_MATCHED)))));
+	});
+}
+
+#[test]
+fn submit_usage_matched_shares_are_signed_works() {
+	build_and_execute(|| {
+		setup();
+		// A relayer that moves a share after the operator signed breaks the signature.
+		let signed_batch = three_matched(0, vec![share(1, CAROL, 10)]);
+		let signature = sign(&op_key(), &signed_batch);
+		let moved = three_matched(0, vec![share(1, RELAYER, 10)]);
+		assert_noop!(submit_raw(signed(RELAYER), moved, signature), Error::BadSignature);
+	});
+}
+
+#[test]
+fn submit_usage_weight_counts_matched_shares_works() {
+	build_and_execute(|| {
+		setup();
+		let batch = three_matched(0, vec![share(1, CAROL, 10), share(2, CAROL, 10)]);
+		let call = crate::Call::<Test>::submit_usage {
+			vouchers: vouchers(&batch, u128::MAX),
+			signature: sign(&op_key(), &batch),
+			batch,
+		};
+		// Weighed with its two matched shares (their cost measured apart from the entries').
+		assert_eq!(
+			call.get_dispatch_info().call_weight,
+			<() as WeightInfo>::submit_usage(3, 2, 2, 2)
+		);
+	});
+}
+
+#[test]
+fn resolve_dispute_release_after_settlement_passes_the_adapters_shares_works() {
+	build_and_execute(|| {
+		setup();
+		let matched = vec![share(1, CAROL, 40), share(2, DAVE, 10)];
+		assert_ok!(submit(&three_matched(0, matched.clone())));
+		// Bob's entry (adapter 1, fee 30) is disputed, then released after settlement.
+		assert_ok!(Usage::dispute(signed(BOB), OP, 0, 2));
+		past_window();
+		assert_ok!(Usage::settle_batch(signed(RELAYER), OP, 0));
+		assert!(BatchMatched::<Test>::get(OP, 0).is_some(), "kept while a dispute is open");
+		assert_ok!(Usage::resolve_dispute(RuntimeOrigin::root(), OP, 0, 2, false));
+		assert_eq!(
+			MockSettlement::calls(),
+			vec![(pot(), OP, vec![(1, 20), (2, 14)]), (pot(), OP, vec![(1, 30)])]
+		);
+		assert_eq!(MockSettlement::matched(), vec![matched, vec![share(1, CAROL, 40)]]);
+		assert!(BatchMatched::<Test>::get(OP, 0).is_none());
+		assert_ok!(Usage::do_try_state());
 	});
 }

@@ -35,6 +35,19 @@ pub type PayerVoucherOf<T> =
 pub type VouchersOf<T> = BoundedVec<PayerVoucherOf<T>, <T as Config>::MaxPayersPerBatch>;
 /// One bit per entry of a batch, set once the entry has been disputed ([`DisputedEntries`]).
 pub type DisputedBitsOf<T> = BoundedVec<u8, DisputedBytes<T>>;
+/// A batch's matched shares, as [`BatchMatched`] stores them.
+pub type MatchedOf<T> =
+	BoundedVec<MatchedShare<<T as frame_system::Config>::AccountId>, MaxMatchedPerBatch<T>>;
+
+/// The most matched shares of one batch: `MaxAdaptersPerBatch × MaxMatchedPerAdapter`.
+pub struct MaxMatchedPerBatch<T>(core::marker::PhantomData<T>);
+
+impl<T: Config> polkadot_sdk::frame_support::traits::Get<u32> for MaxMatchedPerBatch<T> {
+	fn get() -> u32 {
+		<T as Config>::MaxAdaptersPerBatch::get()
+			.saturating_mul(<T as Config>::MaxMatchedPerAdapter::get())
+	}
+}
 
 /// The bytes of a batch's dispute bitmap at most: one bit per entry of the largest batch.
 pub struct DisputedBytes<T>(core::marker::PhantomData<T>);

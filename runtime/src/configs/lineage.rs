@@ -40,6 +40,13 @@ parameter_types! {
 	/// The most datanet versions an adapter may cite in its training lineage; each costs a walk
 	/// of its datanet's reward index when the adapter's fees are split.
 	pub const MaxTrainingVersions: u32 = 8;
+	/// The most contributors one adapter's fee in a usage batch may pay by answer attribution
+	/// (the oracle keeps the largest shares): each is one weight read and one credit at
+	/// settlement.
+	pub const MaxMatchedPerAdapter: u32 = 16;
+	/// The most matched shares a batch carries (16 adapters × 16), what settlement is weighed
+	/// for.
+	pub const MaxMatchedPerBatch: u32 = 256;
 	/// Held from a base model's owner for the model's record (kept for good: fees cite it).
 	pub const ModelDeposit: crate::Balance = 10 * UNIT;
 	/// Held from an adapter's author for the adapter's record.
@@ -163,6 +170,7 @@ impl pallet_usage::Config for Runtime {
 	type MaxAdaptersPerBatch = ConstU32<16>;
 	/// Each payer's voucher is ~200 bytes and one sr25519 check: 2,048 of them are ~400 KB.
 	type MaxPayersPerBatch = ConstU32<2_048>;
+	type MaxMatchedPerAdapter = MaxMatchedPerAdapter;
 	type DisputeDeposit = DisputeDeposit;
 	type WeightInfo = pallet_usage::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
@@ -208,6 +216,8 @@ impl pallet_attribution::Config for Runtime {
 	/// As many as an adapter may cite (`pallet_models::Config::MaxTrainingVersions`).
 	type MaxTrainingVersions = MaxTrainingVersions;
 	type MaxVersionsPerDatanet = MaxVersionsPerDatanet;
+	/// The usage pallet's `MaxAdaptersPerBatch × MaxMatchedPerAdapter`.
+	type MaxMatched = MaxMatchedPerBatch;
 	type WeightInfo = pallet_attribution::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = benchmark_helpers::RealAdapters;
@@ -390,6 +400,43 @@ pub mod benchmark_helpers {
 				let _ = Datanets::freeze_version(origin.clone(), datanet);
 			}
 			datanet
+		}
+
+		fn adapter_with_contributors(
+			m: u32,
+		) -> (lineage_primitives::AdapterId, u32, u32, alloc::vec::Vec<AccountId>) {
+			let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
+			let owner = Self::funded("datanet-owner", 30_000 + datanet);
+			let origin = RuntimeOrigin::signed(owner);
+			let _ = Datanets::create_datanet(
+				origin.clone(),
+				BoundedVec::truncate_from(b"bench".to_vec()),
+				BoundedVec::new(),
+				BoundedVec::new(),
+				pallet_datanets::ContributionPolicy::Open,
+			);
+			let mut contributors = alloc::vec::Vec::new();
+			for i in 0..m.max(1) {
+				let who = Self::funded("matched-contributor", i);
+				let hash = H256::from_low_u64_be((u64::from(datanet) << 32) + u64::from(i) + 1);
+				let _ = Datanets::contribute(
+					RuntimeOrigin::signed(who.clone()),
+					datanet,
+					hash,
+					1_000,
+					1_000,
+					None,
+				);
+				contributors.push(who);
+			}
+			let _ = Datanets::freeze_version(origin, datanet);
+			contributors.truncate(m as usize);
+			let version = DatanetVersionRef { datanet, version: 1 };
+			let adapter = Self::adapter(
+				pallet_models::NextAdapterId::<Runtime>::get() + 40_000,
+				alloc::vec![(version, polkadot_sdk::sp_runtime::Perbill::one())],
+			);
+			(adapter, datanet, 1, contributors)
 		}
 	}
 }

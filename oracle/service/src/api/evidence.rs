@@ -68,6 +68,13 @@ fn to_json(e: &Evidence) -> Value {
 			"output_tokens": r.output_tokens,
 			"response_sha256": hex0x(r.response_hash),
 			"finished_at_ms": r.finished_at_ms,
+			"served_at": r.served_at,
+			"matched": r.matched.iter().map(|m| json!({
+				"datanet": m.datanet,
+				"version": m.version,
+				"contributor": AccountId32(m.contributor.clone().into()).to_string(),
+				"parts_per_billion": m.share.deconstruct(),
+			})).collect::<Vec<_>>(),
 			"scale": hex0x(r.encode()),
 		},
 		"authorization": e.voucher.as_ref().map(|v| json!({

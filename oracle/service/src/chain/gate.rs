@@ -20,7 +20,10 @@ use std::{
 };
 
 use futures::future::BoxFuture;
-use lineage_primitives::{usage::UsageRecord, AccountId, AdapterId, Hash};
+use lineage_primitives::{
+	usage::{RecordMatch, Share, UsageRecord},
+	AccountId, AdapterId, Hash,
+};
 use sha2::{Digest, Sha256};
 use subxt::utils::AccountId32;
 
@@ -129,6 +132,12 @@ impl ChainGate {
 	pub fn with_free_base(mut self, free_base: bool) -> Self {
 		self.free_base = free_base;
 		self
+	}
+
+	/// The adapter registry the gate admits requests by (its prices weigh a batch's matched
+	/// shares).
+	pub fn registry(&self) -> &Registry {
+		&self.registry
 	}
 
 	/// Rebuilds the outstanding tokens from the journal (at start, and after a batch is
@@ -313,6 +322,17 @@ impl UsageSink for JournalSink {
 			response_hash: Hash::from(rec.response_sha256),
 			finished_at_ms: rec.unix_time_ms,
 			served_at: rec.served_at.ok_or("a chain-mode request finished without its block")?,
+			matched: rec
+				.lineage
+				.iter()
+				.flat_map(|l| l.credited_parts())
+				.map(|p| RecordMatch {
+					datanet: p.datanet,
+					version: p.version,
+					contributor: AccountId::new(p.contributor),
+					share: Share::from_parts(p.parts),
+				})
+				.collect(),
 		};
 		let Some(voucher) = &rec.voucher else {
 			return Err("a chain-mode request finished without the payer's authorisation".into());

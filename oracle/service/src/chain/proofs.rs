@@ -69,6 +69,19 @@ pub fn to_wire(batch: &UsageBatch<lineage_primitives::AccountId>) -> wire::Usage
 			})
 			.collect(),
 		records_root: batch.records_root,
+		matched: batch
+			.matched
+			.iter()
+			.map(|m| wire::MatchedShare {
+				adapter: m.adapter,
+				datanet: m.datanet,
+				version: m.version,
+				contributor: AccountId32(m.contributor.clone().into()),
+				share: lineage::runtime_types::sp_arithmetic::per_things::Perbill(
+					m.share.deconstruct(),
+				),
+			})
+			.collect(),
 	}
 }
 
@@ -123,6 +136,10 @@ pub enum Refusal {
 	/// (`MaxServedAge`, after a long outage): those records are rejected and the rest cut
 	/// again.
 	TooOld,
+	/// The chain refused the batch's matched shares (after a runtime upgrade lowered
+	/// `MaxMatchedPerAdapter`, say): the batch is unwound and its records cut again without
+	/// their matches, so their usage is billed and follows the lineage weights.
+	Matched,
 	/// The batch itself is malformed (an oracle bug): it is rejected whole.
 	Batch,
 }
@@ -138,6 +155,13 @@ pub fn classify(message: &str) -> Refusal {
 		"AdapterRevoked",
 		"UnknownAdapter",
 	];
+	const MATCHED: [&str; 5] = [
+		"MatchedNotSorted",
+		"MatchedAdapterNotInBatch",
+		"ZeroMatchedShare",
+		"TooManyMatched",
+		"MatchedOverWhole",
+	];
 	let named = |names: &[&str]| names.iter().any(|n| message.contains(n));
 	if named(&LATER) {
 		Refusal::Later
@@ -147,6 +171,8 @@ pub fn classify(message: &str) -> Refusal {
 		Refusal::TooOld
 	} else if named(&ENTRIES) {
 		Refusal::Entries
+	} else if named(&MATCHED) {
+		Refusal::Matched
 	} else {
 		Refusal::Batch
 	}
@@ -381,7 +407,10 @@ pub async fn proof_round(
 		},
 		None => {
 			let genesis = client.genesis_hash();
-			journal.cut_batch(&operator_p, next, limits, |batch| {
+			let registry = gate.registry();
+			let prices =
+				|adapter| registry.by_id(adapter).map(|a| (a.per_1k_input, a.per_1k_output));
+			journal.cut_batch(&operator_p, next, limits, prices, |batch| {
 				key.sign(&signing_payload(&genesis, batch)).0
 			})?
 		},
@@ -472,6 +501,17 @@ pub async fn proof_round(
 						 as rejected, the rest are cut again"
 					);
 					report.rejected = Some((seq, m));
+				},
+				Refusal::Matched => {
+					let back = journal.unwind_without_matches(seq)?;
+					gate.refresh_outstanding()?;
+					tracing::error!(
+						sequence = seq,
+						records = back,
+						reason = %m,
+						"the chain refused the batch's matched shares: its records are cut again \
+						 without them (billed, paid by the lineage weights)"
+					);
 				},
 				Refusal::Batch => {
 					let n = journal.reject_batch(seq, &m)?;
@@ -571,6 +611,10 @@ mod tests {
 			assert_eq!(classify(&format!("Usage::{e}")), Refusal::Entries, "{e}");
 		}
 		assert_eq!(classify("Usage::EntriesNotSorted"), Refusal::Batch);
+		for e in ["MatchedNotSorted", "TooManyMatched", "MatchedOverWhole", "ZeroMatchedShare"] {
+			assert_eq!(classify(&format!("Usage::{e}")), Refusal::Matched, "{e}");
+		}
+		assert_eq!(classify("Usage::MatchedAdapterNotInBatch"), Refusal::Matched);
 	}
 
 	#[test]
@@ -633,6 +677,7 @@ mod tests {
 				served_to: 1,
 				entries,
 				records_root: Default::default(),
+				matched: vec![],
 			},
 			signature: [0; 64],
 			vouchers,

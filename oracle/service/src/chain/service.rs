@@ -153,6 +153,9 @@ impl ChainService {
 			max_adapters: constant(lineage::constants().usage().max_adapters_per_batch())?,
 			max_payers: constant(lineage::constants().usage().max_payers_per_batch())?,
 			max_records: config.max_records_per_batch,
+			max_matched_per_adapter: constant(
+				lineage::constants().usage().max_matched_per_adapter(),
+			)?,
 		};
 		let registry = Arc::new(Registry::new());
 		let (adapters, block) = load_adapters(&client).await?;

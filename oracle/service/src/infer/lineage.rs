@@ -128,6 +128,62 @@ pub struct Traced {
 	pub micros: u64,
 }
 
+/// The part of one answer credited to one contributor's records frozen in one datanet version:
+/// what the usage record keeps for the batch's matched shares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreditedPart {
+	/// The datanet.
+	pub datanet: u32,
+	/// The version the records are frozen in.
+	pub version: u32,
+	/// The contributor.
+	pub contributor: [u8; 32],
+	/// The records' scores over the answer's tokens, in parts of a billion (rounded down).
+	pub parts: u32,
+}
+
+/// A billion: the parts of a whole in [`CreditedPart::parts`].
+const BILLION: u32 = 1_000_000_000;
+
+impl Lineage {
+	/// What the answer's attribution credits, per (datanet, version, contributor), ascending by
+	/// them; parts sum to at most a billion. Empty unless the answer was attributed and
+	/// credited someone.
+	pub fn credited_parts(&self) -> Vec<CreditedPart> {
+		let Lineage::Attributed(traced) = self else { return Vec::new() };
+		if traced.completion_tokens == 0 {
+			return Vec::new();
+		}
+		let mut scores: std::collections::BTreeMap<(u32, u32, [u8; 32]), f64> = Default::default();
+		for r in traced.records.iter().filter(|r| r.score.is_finite() && r.score > 0.0) {
+			let key = (r.record.datanet, r.record.version, r.record.contributor);
+			*scores.entry(key).or_default() += r.score;
+		}
+		let tokens = f64::from(traced.completion_tokens);
+		let mut parts: Vec<CreditedPart> = scores
+			.into_iter()
+			.map(|((datanet, version, contributor), score)| CreditedPart {
+				datanet,
+				version,
+				contributor,
+				parts: ((score / tokens).min(1.0) * f64::from(BILLION)).floor() as u32,
+			})
+			.filter(|p| p.parts > 0)
+			.collect();
+		// Scores sum to the credited tokens, at most the answer's; floating point may pass a
+		// whole by a part or two: take them from the largest.
+		let mut sum: u64 = parts.iter().map(|p| u64::from(p.parts)).sum();
+		while sum > u64::from(BILLION) {
+			let Some(largest) = parts.iter_mut().max_by_key(|p| p.parts) else { break };
+			let cut = (sum - u64::from(BILLION)).min(u64::from(largest.parts)) as u32;
+			largest.parts -= cut;
+			sum -= u64::from(cut);
+		}
+		parts.retain(|p| p.parts > 0);
+		parts
+	}
+}
+
 /// One span of the answer (or prompt) text.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TextSpan {

@@ -72,6 +72,15 @@ pub enum JournalError {
 		/// The request's id.
 		request_id: Hash,
 	},
+	/// A record's attribution matches sum to more than 100% of its completion.
+	#[error(
+		"request {request_id:?}'s attribution credits more than its whole completion: its \
+		 matches must sum to at most 100%"
+	)]
+	MatchesOverWhole {
+		/// The request's id.
+		request_id: Hash,
+	},
 	/// The journal's record numbers ran out (after 2^64 records).
 	#[error("the journal has no record numbers left: start a new journal after settling this one")]
 	RecordNumbersExhausted,

@@ -49,8 +49,11 @@ use codec::{Decode, DecodeAll, Encode};
 use lineage_chain::time::unix_time_ms;
 pub use lineage_primitives::payer::Voucher;
 use lineage_primitives::{
-	usage::{record_proof, records_root, Sequence, UsageBatch, UsageEntry, UsageRecord},
-	AccountId, AdapterId,
+	usage::{
+		record_proof, records_root, MatchedShare, Sequence, Share, UsageBatch, UsageEntry,
+		UsageRecord,
+	},
+	AccountId, AdapterId, DatanetId, VersionId,
 };
 use redb::{
 	Database, DatabaseError, Durability, ReadTransaction, ReadableDatabase, ReadableTable,
@@ -61,9 +64,10 @@ use std::{
 	path::{Path, PathBuf},
 };
 
-/// The layout version this code reads and writes (3: each record names the block it was served
+/// The layout version this code reads and writes (4: each record carries its attribution's
+/// matches, each batch its matched shares; 3: each record names the block it was served
 /// at, each batch its serving blocks; 2 added vouchers to every record and batch).
-const LAYOUT_VERSION: u64 = 3;
+const LAYOUT_VERSION: u64 = 4;
 /// `meta` key of the layout version.
 const META_VERSION: &str = "layout_version";
 /// `meta` key of the next record number.
@@ -85,7 +89,6 @@ const NONCE_TIMES: TableDefinition<&[u8; 48], ()> = TableDefinition::new("nonce_
 /// On-chain jobs this oracle answered or gave up: job id → SCALE [`JobEntry`].
 const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
 const LINEAGE: TableDefinition<u64, &[u8]> = TableDefinition::new("lineage");
-
 /// How large a batch may be: the chain's limits (the usage pallet's `MaxEntriesPerBatch`,
 /// `MaxAdaptersPerBatch` and `MaxPayersPerBatch`) and the oracle's own cap on records per batch.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -98,6 +101,10 @@ pub struct BatchLimits {
 	pub max_payers: u32,
 	/// At most this many records.
 	pub max_records: u32,
+	/// At most this many matched shares per adapter (the usage pallet's
+	/// `MaxMatchedPerAdapter`): the largest are kept, the rest of the adapter's matched part
+	/// follows its lineage weights.
+	pub max_matched_per_adapter: u32,
 }
 
 /// Where a batch is on its way to the chain.
@@ -310,13 +317,19 @@ impl Journal {
 	}
 
 	/// [`append`](Self::append), keeping `lineage` (the answer's attribution, as JSON) with the
-	/// record in the same transaction: what the evidence route returns with it.
+	/// record in the same transaction: what the evidence route returns with it. A record whose
+	/// [`UsageRecord::matched`] sum to more than 100% is refused with
+	/// [`JournalError::MatchesOverWhole`].
 	pub fn append_with_lineage(
 		&self,
 		rec: &UsageRecord<AccountId>,
 		voucher: &Voucher,
 		lineage: Option<&[u8]>,
 	) -> Result<u64, JournalError> {
+		let parts: u64 = rec.matched.iter().map(|m| u64::from(m.share.deconstruct())).sum();
+		if parts > u64::from(Share::one().deconstruct()) {
+			return Err(JournalError::MatchesOverWhole { request_id: rec.request_id });
+		}
 		if rec.input_tokens == 0 && rec.output_tokens == 0 {
 			return Err(JournalError::EmptyRecord { request_id: rec.request_id });
 		}
@@ -430,6 +443,13 @@ impl Journal {
 	/// ascending by (payer, adapter), as the usage pallet checks; `records_root` is
 	/// [`records_root`] over the records sorted by request id.
 	///
+	/// The batch's matched shares aggregate the records' [`UsageRecord::matched`] per adapter, each
+	/// record weighted by its fee at `prices(adapter)` (per 1,000 input and output tokens; by
+	/// its tokens when the price is unknown): the share of `(adapter, datanet, version,
+	/// contributor)` is `Σ fee_r × share_r / Σ fee_r` over the adapter's records, rounded down,
+	/// so each adapter's shares sum to at most 100%. Each adapter keeps its
+	/// `max_matched_per_adapter` largest shares.
+	///
 	/// Refused with [`JournalError::SequenceInUse`] when the journal holds a batch with
 	/// `sequence` or a later one, and with [`JournalError::InvalidLimits`] when a limit is 0.
 	pub fn cut_batch(
@@ -437,9 +457,10 @@ impl Journal {
 		operator: &AccountId,
 		sequence: Sequence,
 		limits: BatchLimits,
+		prices: impl Fn(AdapterId) -> Option<(u128, u128)>,
 		sign: impl FnOnce(&UsageBatch<AccountId>) -> [u8; 64],
 	) -> Result<Option<StoredBatch>, JournalError> {
-		let BatchLimits { max_entries, max_adapters, max_payers, max_records } = limits;
+		let BatchLimits { max_entries, max_adapters, max_payers, max_records, .. } = limits;
 		if max_entries == 0 || max_adapters == 0 || max_payers == 0 || max_records == 0 {
 			return Err(JournalError::InvalidLimits { limits });
 		}
@@ -508,6 +529,11 @@ impl Journal {
 			if taken.is_empty() {
 				return Ok(None);
 			}
+			let mut tally = MatchTally::default();
+			for (_, rec) in &taken {
+				tally.add(rec, prices(rec.adapter));
+			}
+			let matched = tally.shares(to_usize(limits.max_matched_per_adapter));
 			let numbers: Vec<u64> = taken.iter().map(|(number, _)| *number).collect();
 			let mut recs: Vec<UsageRecord<AccountId>> =
 				taken.into_iter().map(|(_, rec)| rec).collect();
@@ -521,6 +547,7 @@ impl Journal {
 				served_to,
 				entries: entries.into_values().collect(),
 				records_root: records_root(&recs),
+				matched,
 			};
 			let best = txn.open_table(BEST_VOUCHERS)?;
 			let mut vouchers = Vec::with_capacity(payers.len());
@@ -626,7 +653,17 @@ impl Journal {
 		at_fault: impl Fn(&UsageRecord<AccountId>) -> bool,
 		reason: &str,
 	) -> Result<(u64, u64), JournalError> {
-		self.reject_records(sequence, at_fault, reason, true)
+		self.reject_records(sequence, at_fault, reason, true, false)
+	}
+
+	/// Unwinds signed batch `sequence` (and the signed ones after it) like
+	/// [`Journal::reject_batch_records`] with no record at fault, and clears the matches of its
+	/// records, so they are cut again and billed without matched shares: their fees follow the
+	/// adapters' lineage weights. For a batch whose matched shares the chain refused (a smaller
+	/// `MaxMatchedPerAdapter` after a runtime upgrade): the usage is never lost for the sake of
+	/// its attribution. Returns how many records returned to pending.
+	pub fn unwind_without_matches(&self, sequence: Sequence) -> Result<u64, JournalError> {
+		self.reject_records(sequence, |_| false, "", true, true).map(|(_, returned)| returned)
 	}
 
 	/// Sets signed batch `sequence` aside for `reason` without billing it: its records move to
@@ -637,7 +674,7 @@ impl Journal {
 	/// Returns how many records were set aside; refused with
 	/// [`JournalError::AlreadyFinalized`] for a batch not signed.
 	pub fn set_aside_batch(&self, sequence: Sequence, reason: &str) -> Result<u64, JournalError> {
-		self.reject_records(sequence, |_| true, reason, false).map(|(rejected, _)| rejected)
+		self.reject_records(sequence, |_| true, reason, false, false).map(|(rejected, _)| rejected)
 	}
 
 	fn reject_records(
@@ -646,6 +683,7 @@ impl Journal {
 		at_fault: impl Fn(&UsageRecord<AccountId>) -> bool,
 		reason: &str,
 		unwind_later: bool,
+		strip_matches: bool,
 	) -> Result<(u64, u64), JournalError> {
 		self.write(|txn| {
 			let mut batches = txn.open_table(BATCHES)?;
@@ -678,14 +716,19 @@ impl Journal {
 			}
 			let entry = (sequence, reason, unix_time_ms()).encode();
 			let mut rejected = txn.open_table(REJECTED)?;
-			let records = txn.open_table(RECORDS)?;
+			let mut records = txn.open_table(RECORDS)?;
 			let (mut refused, mut returned) = (0u64, 0u64);
 			for number in &stored.records {
 				batch_of.remove(number)?;
-				if at_fault(&get_record(&records, *number)?) {
+				let mut rec = get_record(&records, *number)?;
+				if at_fault(&rec) {
 					rejected.insert(number, entry.as_slice())?;
 					refused = refused.saturating_add(1);
 				} else {
+					if strip_matches && !rec.matched.is_empty() {
+						rec.matched.clear();
+						records.insert(number, rec.encode().as_slice())?;
+					}
 					pending.insert(number, ())?;
 					returned = returned.saturating_add(1);
 				}
@@ -888,6 +931,67 @@ fn decode_record(number: u64, bytes: &[u8]) -> Result<UsageRecord<AccountId>, Jo
 }
 
 /// Decodes batch `sequence` from its stored bytes.
+/// The matched shares of a batch being cut: per adapter, the records' fee weights and, per
+/// (datanet, version, contributor), the fee weight times the parts of a billion credited.
+#[derive(Default)]
+struct MatchTally {
+	totals: BTreeMap<AdapterId, u128>,
+	amounts: BTreeMap<(AdapterId, DatanetId, VersionId, AccountId), u128>,
+}
+
+impl MatchTally {
+	/// Adds `rec` (of fee weight `prices` applied to its tokens) and its matches.
+	fn add(&mut self, rec: &UsageRecord<AccountId>, prices: Option<(u128, u128)>) {
+		let (input, output) = (u128::from(rec.input_tokens), u128::from(rec.output_tokens));
+		let weight = match prices {
+			Some((per_1k_input, per_1k_output)) => input
+				.saturating_mul(per_1k_input)
+				.saturating_add(output.saturating_mul(per_1k_output)),
+			None => input.saturating_add(output),
+		};
+		let total = self.totals.entry(rec.adapter).or_default();
+		*total = total.saturating_add(weight);
+		for m in &rec.matched {
+			let key = (rec.adapter, m.datanet, m.version, m.contributor.clone());
+			let amount = self.amounts.entry(key).or_default();
+			*amount =
+				amount.saturating_add(weight.saturating_mul(u128::from(m.share.deconstruct())));
+		}
+	}
+
+	/// The shares: each adapter's `keep` largest (ties to the lower key), none zero, ascending
+	/// by key as the usage pallet checks.
+	fn shares(self, keep: usize) -> Vec<MatchedShare<AccountId>> {
+		let mut by_adapter: BTreeMap<AdapterId, Vec<MatchedShare<AccountId>>> = BTreeMap::new();
+		for ((adapter, datanet, version, contributor), amount) in self.amounts {
+			let total = self.totals.get(&adapter).copied().unwrap_or_default();
+			if total == 0 {
+				continue;
+			}
+			// Σ amounts ≤ total × 10^9 per adapter, so the parts sum to at most a billion.
+			let parts = u32::try_from(amount / total).unwrap_or(u32::MAX);
+			if parts == 0 {
+				continue;
+			}
+			by_adapter.entry(adapter).or_default().push(MatchedShare {
+				adapter,
+				datanet,
+				version,
+				contributor,
+				share: Share::from_parts(parts.min(Share::one().deconstruct())),
+			});
+		}
+		let mut out = Vec::new();
+		for (_, mut shares) in by_adapter {
+			shares.sort_by(|a, b| b.share.cmp(&a.share).then_with(|| a.key().cmp(&b.key())));
+			shares.truncate(keep);
+			shares.sort_by(|a, b| a.key().cmp(&b.key()));
+			out.extend(shares);
+		}
+		out
+	}
+}
+
 fn decode_batch(sequence: Sequence, bytes: &[u8]) -> Result<StoredBatch, JournalError> {
 	StoredBatch::decode_all(&mut &bytes[..])
 		.map_err(|e| corrupt(&format!("batches[{sequence}]"), e.to_string()))

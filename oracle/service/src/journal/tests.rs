@@ -1,5 +1,5 @@
 use super::*;
-use lineage_primitives::Hash;
+use lineage_primitives::{usage::RecordMatch, Hash};
 use std::{
 	io::{BufRead, BufReader, Write},
 	process::{Command, Stdio},
@@ -33,11 +33,17 @@ fn rec(id: u64, payer: u8, adapter: AdapterId, input: u64, output: u64) -> Usage
 		finished_at_ms: 1_700_000_000_000 + id,
 		// Served at a block of its own, out of order with the ids.
 		served_at: 100 + id as u32 % 7,
+		matched: Vec::new(),
 	}
 }
 
-const WIDE: BatchLimits =
-	BatchLimits { max_entries: 1000, max_adapters: 1000, max_payers: 1000, max_records: 1000 };
+const WIDE: BatchLimits = BatchLimits {
+	max_entries: 1000,
+	max_adapters: 1000,
+	max_payers: 1000,
+	max_records: 1000,
+	max_matched_per_adapter: 16,
+};
 
 /// A voucher of `payer` with spend limit `limit` (its signature is not checked by the journal).
 fn voucher(payer: &AccountId, limit: u128) -> Voucher {
@@ -78,7 +84,7 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 fn cut(journal: &Journal, sequence: Sequence, limits: BatchLimits) -> Option<StoredBatch> {
-	journal.cut_batch(&operator(), sequence, limits, fake_sign).unwrap()
+	journal.cut_batch(&operator(), sequence, limits, |_| None, fake_sign).unwrap()
 }
 
 /// The usage pallet's order check: entries strictly ascending by (payer, adapter), none empty.
@@ -147,10 +153,16 @@ fn cut_batch_aggregates_sorts_and_roots() {
 	}
 	let mut signed = None;
 	let stored = journal
-		.cut_batch(&operator(), 4, WIDE, |batch| {
-			signed = Some(batch.clone());
-			fake_sign(batch)
-		})
+		.cut_batch(
+			&operator(),
+			4,
+			WIDE,
+			|_| None,
+			|batch| {
+				signed = Some(batch.clone());
+				fake_sign(batch)
+			},
+		)
 		.unwrap()
 		.unwrap();
 	assert_eq!(signed.as_ref(), Some(&stored.batch));
@@ -326,7 +338,7 @@ fn cut_batch_with_zero_limits_fails() {
 		BatchLimits { max_records: 0, ..WIDE },
 	] {
 		assert!(matches!(
-			journal.cut_batch(&operator(), 0, limits, fake_sign),
+			journal.cut_batch(&operator(), 0, limits, |_| None, fake_sign),
 			Err(JournalError::InvalidLimits { .. })
 		));
 	}
@@ -342,7 +354,7 @@ fn cut_batch_with_used_or_earlier_sequence_fails() {
 	append(&journal, &rec(1, 1, 1, 1, 1)).unwrap();
 	for sequence in [7, 3, 0] {
 		assert!(matches!(
-			journal.cut_batch(&operator(), sequence, WIDE, fake_sign),
+			journal.cut_batch(&operator(), sequence, WIDE, |_| None, fake_sign),
 			Err(JournalError::SequenceInUse { sequence: s, last: 7 }) if s == sequence
 		));
 	}
@@ -350,7 +362,7 @@ fn cut_batch_with_used_or_earlier_sequence_fails() {
 	journal.mark_finalized(7, 10, 100).unwrap();
 	journal.mark_settled(7).unwrap();
 	assert!(matches!(
-		journal.cut_batch(&operator(), 7, WIDE, fake_sign),
+		journal.cut_batch(&operator(), 7, WIDE, |_| None, fake_sign),
 		Err(JournalError::SequenceInUse { .. })
 	));
 	assert_eq!(journal.pending_count().unwrap(), 1);
@@ -754,4 +766,120 @@ fn killed_appender_keeps_every_committed_record() {
 	let batch = cut(&journal, 0, all).unwrap();
 	assert_chain_valid(&batch.batch);
 	assert_eq!(batch.records.len() as u64, pending + 1);
+}
+
+/// `percent` of a completion credited to `who`'s records in version 1 of datanet 3.
+fn credited(who: u8, percent: u32) -> RecordMatch<AccountId> {
+	RecordMatch {
+		datanet: 3,
+		version: 1,
+		contributor: account(who),
+		share: Share::from_percent(percent),
+	}
+}
+
+/// [`rec`] whose answer's attribution credits `matched`.
+fn rec_matched(
+	id: u64,
+	payer: u8,
+	adapter: AdapterId,
+	tokens: u64,
+	matched: Vec<RecordMatch<AccountId>>,
+) -> UsageRecord<AccountId> {
+	UsageRecord { matched, ..rec(id, payer, adapter, tokens, tokens) }
+}
+
+#[test]
+fn a_batch_carries_matched_shares_weighted_by_each_requests_fee() {
+	let dir = TempDir::new("matched");
+	let journal = Journal::open(&dir.file()).unwrap();
+	// Adapter 1 at 1 per 1k input and 3 per 1k output: fees (weights) 1·10+3·10 = 40 and
+	// 1·30+3·30 = 120. Contributor 0x0a: 50% of the first answer; 0x0b: 25% of the first and
+	// 100% of the second. Over the adapter: 0x0a 40·50%/160 = 12.5%, 0x0b (40·25% + 120)/160 =
+	// 81.25%.
+	append(&journal, &rec_matched(1, 1, 1, 10, vec![credited(0x0a, 50), credited(0x0b, 25)]))
+		.unwrap();
+	append(&journal, &rec_matched(2, 2, 1, 30, vec![credited(0x0b, 100)])).unwrap();
+	// Adapter 2's answer matched nobody; adapter 3's matched 0x0a for a third.
+	append(&journal, &rec(3, 1, 2, 10, 10)).unwrap();
+	let third = RecordMatch { share: Share::from_parts(333_333_333), ..credited(0x0a, 0) };
+	append(&journal, &rec_matched(4, 1, 3, 10, vec![third])).unwrap();
+	let prices = |adapter| (adapter == 1).then_some((1, 3));
+	let stored = journal.cut_batch(&operator(), 0, WIDE, prices, fake_sign).unwrap().unwrap();
+	let share = |adapter, who, parts| MatchedShare {
+		adapter,
+		datanet: 3,
+		version: 1,
+		contributor: account(who),
+		share: Share::from_parts(parts),
+	};
+	assert_eq!(
+		stored.batch.matched,
+		vec![
+			share(1, 0x0a, 125_000_000),
+			share(1, 0x0b, 812_500_000),
+			// Unknown price: weighted by tokens, one record: its own share.
+			share(3, 0x0a, 333_333_333),
+		]
+	);
+	// The records root binds each record's matches: the evidence of a record proves them.
+	let e = journal.evidence(&Hash::from_low_u64_be(2).to_fixed_bytes()).unwrap().unwrap();
+	assert_eq!(e.record.matched, vec![credited(0x0b, 100)]);
+	// Signed with the batch, kept across a reopen.
+	drop(journal);
+	let journal = Journal::open(&dir.file()).unwrap();
+	assert_eq!(journal.batch(0).unwrap().unwrap().batch.matched, stored.batch.matched);
+}
+
+#[test]
+fn each_adapter_keeps_its_largest_matched_shares() {
+	let dir = TempDir::new("matched-top");
+	let journal = Journal::open(&dir.file()).unwrap();
+	// Five contributors with 1%..5% of one answer; the batch keeps the three largest.
+	let matches: Vec<_> = (1..=5).map(|i| credited(0x10 + i, u32::from(i))).collect();
+	append(&journal, &rec_matched(1, 1, 1, 10, matches.clone())).unwrap();
+	let limits = BatchLimits { max_matched_per_adapter: 3, ..WIDE };
+	let stored = journal.cut_batch(&operator(), 0, limits, |_| None, fake_sign).unwrap().unwrap();
+	let kept: Vec<(AccountId, Share)> =
+		stored.batch.matched.iter().map(|m| (m.contributor.clone(), m.share)).collect();
+	assert_eq!(
+		kept,
+		vec![
+			(account(0x13), Share::from_percent(3)),
+			(account(0x14), Share::from_percent(4)),
+			(account(0x15), Share::from_percent(5)),
+		]
+	);
+	// None kept at all when the chain allows none.
+	append(&journal, &rec_matched(2, 1, 1, 10, matches)).unwrap();
+	let limits = BatchLimits { max_matched_per_adapter: 0, ..WIDE };
+	let stored = journal.cut_batch(&operator(), 1, limits, |_| None, fake_sign).unwrap().unwrap();
+	assert!(stored.batch.matched.is_empty());
+}
+
+#[test]
+fn matches_over_a_whole_answer_are_refused_and_nothing_is_kept() {
+	let dir = TempDir::new("matched-over");
+	let journal = Journal::open(&dir.file()).unwrap();
+	let over = rec_matched(1, 1, 1, 10, vec![credited(0x0a, 60), credited(0x0b, 41)]);
+	assert!(matches!(append(&journal, &over), Err(JournalError::MatchesOverWhole { .. })));
+	assert_eq!(journal.pending_count().unwrap(), 0);
+}
+
+#[test]
+fn a_batch_unwound_without_matches_is_billed_again_without_them() {
+	let dir = TempDir::new("unmatch");
+	let journal = Journal::open(&dir.file()).unwrap();
+	append(&journal, &rec_matched(1, 1, 1, 10, vec![credited(0x0a, 50)])).unwrap();
+	append(&journal, &rec(2, 1, 1, 10, 10)).unwrap();
+	let first = cut(&journal, 0, WIDE).unwrap();
+	assert_eq!(first.batch.matched.len(), 1);
+	// The chain refused the shares: the records come back without their matches, all billed.
+	assert_eq!(journal.unwind_without_matches(0).unwrap(), 2);
+	let again = cut(&journal, 0, WIDE).unwrap();
+	assert_eq!(again.records, first.records);
+	assert_eq!(again.batch.entries, first.batch.entries);
+	assert!(again.batch.matched.is_empty());
+	assert!(journal.record(0).unwrap().unwrap().matched.is_empty());
+	assert_eq!(journal.rejected().unwrap(), vec![]);
 }

@@ -470,12 +470,24 @@ async fn a_batch_under_our_sequence_with_another_root_is_set_aside_not_billed_tw
 		response_hash: Hash::repeat_byte(8),
 		finished_at_ms: unix_time_ms(),
 		served_at: client.at_current_block().await.expect("block").block_number() as u32,
+		matched: vec![],
 	};
 	journal.append(&record, &voucher).expect("append");
-	let limits =
-		BatchLimits { max_entries: 16, max_adapters: 16, max_payers: 16, max_records: 100 };
+	let limits = BatchLimits {
+		max_entries: 16,
+		max_adapters: 16,
+		max_payers: 16,
+		max_records: 100,
+		max_matched_per_adapter: 16,
+	};
 	let ours = journal
-		.cut_batch(&operator, sequence, limits, |b| key.sign(&signing_payload(&genesis, b)).0)
+		.cut_batch(
+			&operator,
+			sequence,
+			limits,
+			|_| None,
+			|b| key.sign(&signing_payload(&genesis, b)).0,
+		)
 		.expect("cut")
 		.expect("a batch");
 	drop(journal);

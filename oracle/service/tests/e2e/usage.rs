@@ -17,7 +17,8 @@ use lineage_chain::{
 };
 use lineage_oracle::chain::proofs::{to_wire, vouchers_to_wire, WireVouchers};
 use lineage_primitives::usage::{
-	records_root, signing_payload, UsageBatch, UsageEntry, UsageRecord,
+	records_root, signing_payload, MatchedShare, RecordMatch, Share, UsageBatch, UsageEntry,
+	UsageRecord,
 };
 use polkadot_sdk::sp_crypto_hashing::sha2_256;
 use std::str::FromStr;
@@ -167,6 +168,22 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 			response_hash: H256(sha2_256(&[i])),
 			finished_at_ms: 1_700_000_000_000 + u64::from(i),
 			served_at,
+			// Each answer's attribution: half of it from Ferdie's record, a fifth (the chain
+			// must refuse to pay it) credited to Charlie, who has no weight in the datanet.
+			matched: vec![
+				RecordMatch {
+					datanet,
+					version: 1,
+					contributor: primitive(&id(&ferdie)),
+					share: Share::from_percent(50),
+				},
+				RecordMatch {
+					datanet,
+					version: 1,
+					contributor: primitive(&id(&charlie)),
+					share: Share::from_percent(20),
+				},
+			],
 		})
 		.collect();
 	let batch = UsageBatch {
@@ -182,6 +199,19 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 			output_tokens: records.iter().map(|r| r.output_tokens).sum(),
 		}],
 		records_root: records_root(&records),
+		// The records' matches, aggregated: Ferdie half the fee, Charlie a fifth.
+		matched: {
+			let share = |who: &Keypair, percent| MatchedShare {
+				adapter,
+				datanet,
+				version: 1,
+				contributor: primitive(&id(who)),
+				share: Share::from_percent(percent),
+			};
+			let mut shares = vec![share(&ferdie, 50), share(&charlie, 20)];
+			shares.sort_by(|a, b| a.key().cmp(&b.key()));
+			shares
+		},
 	};
 	// fee = (12,000 × UNIT/100 + 4,000 × UNIT/50) / 1,000 = 0.2 UNIT.
 	let fee = UNIT / 5;
@@ -258,15 +288,39 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 		.find_first::<lineage::attribution::events::FeesSplit>()
 		.expect("FeesSplit")
 		.expect("decode FeesSplit");
-	// The genesis policy: author 40%, base owner 15%, datanets 30%, operator 10%, treasury 5%.
+	// The genesis policy: author 40%, base owner 15%, datanets 30%, operator 10%, treasury 5%;
+	// half the datanets' share pays the matched contributors: Ferdie gets half of that half.
+	// Charlie's share credits nobody and stays with the weights.
+	let matched = fee * 30 / 100 / 2 / 2;
 	assert_eq!(split.fee, fee);
 	assert_eq!(
-		(split.author, split.base_owner, split.datanets, split.operator, split.treasury),
-		(fee * 40 / 100, fee * 15 / 100, fee * 30 / 100, fee * 10 / 100, fee * 5 / 100)
+		(
+			split.author,
+			split.base_owner,
+			split.datanets,
+			split.matched,
+			split.operator,
+			split.treasury
+		),
+		(
+			fee * 40 / 100,
+			fee * 15 / 100,
+			fee * 30 / 100 - matched,
+			matched,
+			fee * 10 / 100,
+			fee * 5 / 100
+		)
 	);
+	let paid: Vec<_> = settled
+		.events
+		.find::<lineage::attribution::events::MatchedPaid>()
+		.map(|e| e.expect("decode MatchedPaid"))
+		.map(|e| (e.contributor, e.datanet, e.version, e.amount))
+		.collect();
+	assert_eq!(paid, vec![(id(&ferdie), datanet, 1, matched)]);
 
-	// Bob holds 3 of version 1's 12 weight: a quarter of the datanet share.
-	let bob_share = fee * 30 / 100 / 4;
+	// Bob holds 3 of version 1's 12 weight: a quarter of what the weights pay.
+	let bob_share = (fee * 30 / 100 - matched) / 4;
 	let at = client.at_current_block().await.expect("current block");
 	let pending = at
 		.runtime_apis()
@@ -274,6 +328,20 @@ async fn a_signed_usage_batch_settles_and_contributors_claim_their_share() {
 		.await
 		.expect("AttributionApi_pending_rewards");
 	assert_eq!(pending.versions, vec![(datanet, 1, bob_share)]);
+	assert_eq!(pending.as_contributor, 0, "Bob's records matched no answer");
+	let ferdie_pending = at
+		.runtime_apis()
+		.call(lineage::runtime_apis().attribution_api().pending_rewards(id(&ferdie)))
+		.await
+		.expect("AttributionApi_pending_rewards");
+	assert_eq!(ferdie_pending.as_contributor, matched);
+	assert_eq!(ferdie_pending.versions, vec![(datanet, 1, (fee * 30 / 100 - matched) * 3 / 4)]);
+	let charlie_pending = at
+		.runtime_apis()
+		.call(lineage::runtime_apis().attribution_api().pending_rewards(id(&charlie)))
+		.await
+		.expect("AttributionApi_pending_rewards");
+	assert_eq!(charlie_pending.as_contributor, 0, "no weight in the datanet, no matched pay");
 	let claimed = submit!(node, client, lineage::tx().attribution().claim(datanet, 1), &bob)
 		.events
 		.find_first::<lineage::attribution::events::RewardClaimed>()

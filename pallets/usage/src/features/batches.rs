@@ -10,8 +10,9 @@ use alloc::{
 };
 use frame_support::{ensure, pallet_prelude::DispatchResult, traits::Get};
 use lineage_primitives::usage::{signing_payload, usage_fee};
-use polkadot_sdk::sp_runtime::traits::{
-	CheckedAdd, CheckedSub, Saturating, UniqueSaturatedInto, Verify, Zero,
+use polkadot_sdk::sp_runtime::{
+	traits::{CheckedAdd, CheckedSub, Saturating, UniqueSaturatedInto, Verify, Zero},
+	Perbill,
 };
 
 impl<T: Config> Pallet<T> {
@@ -36,6 +37,34 @@ impl<T: Config> Pallet<T> {
 		}
 		let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
 		(count(entries.len()), count(payers), count(adapters.len()))
+	}
+
+	/// Checks the shape of a batch's matched shares: strictly ascending by key, each naming an
+	/// adapter of the batch (`adapters`), none zero, at most `MaxMatchedPerAdapter` per adapter
+	/// and summing to at most 100% per adapter. One pass, without storage access.
+	pub(crate) fn check_matched(
+		matched: &[MatchedShare<T::AccountId>],
+		adapters: &BTreeSet<AdapterId>,
+	) -> DispatchResult {
+		let per_adapter = T::MaxMatchedPerAdapter::get() as usize;
+		let mut previous: Option<&MatchedShare<T::AccountId>> = None;
+		let (mut count, mut sum) = (0usize, 0u64);
+		for share in matched {
+			ensure!(adapters.contains(&share.adapter), Error::<T>::MatchedAdapterNotInBatch);
+			ensure!(!share.share.is_zero(), Error::<T>::ZeroMatchedShare);
+			if let Some(previous) = previous {
+				ensure!(previous.key() < share.key(), Error::<T>::MatchedNotSorted);
+			}
+			if previous.is_none_or(|p| p.adapter != share.adapter) {
+				(count, sum) = (0, 0);
+			}
+			count = count.saturating_add(1);
+			sum = sum.saturating_add(u64::from(share.share.deconstruct()));
+			ensure!(count <= per_adapter, Error::<T>::TooManyMatched);
+			ensure!(sum <= u64::from(Perbill::one().deconstruct()), Error::<T>::MatchedOverWhole);
+			previous = Some(share);
+		}
+		Ok(())
 	}
 
 	/// Checks a usage batch and its signature, charges its fees to the payers' escrow and
@@ -96,6 +125,7 @@ impl<T: Config> Pallet<T> {
 			adapter_ids.len() <= T::MaxAdaptersPerBatch::get() as usize,
 			Error::<T>::TooManyAdapters
 		);
+		Self::check_matched(&batch.matched, &adapter_ids)?;
 
 		// The signature, over the genesis hash and the batch.
 		let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
@@ -197,6 +227,11 @@ impl<T: Config> Pallet<T> {
 			},
 		);
 		BatchEntries::<T>::insert(operator, sequence, charges);
+		if !batch.matched.is_empty() {
+			let matched = MatchedOf::<T>::try_from(batch.matched.clone())
+				.map_err(|_| Error::<T>::TooManyMatched)?;
+			BatchMatched::<T>::insert(operator, sequence, matched);
+		}
 		NextSequence::<T>::insert(operator, next_sequence);
 		Operators::<T>::insert(operator, info);
 		Self::deposit_event(Event::UsageSubmitted {

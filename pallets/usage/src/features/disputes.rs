@@ -3,6 +3,7 @@
 //! operator's bond) or releases it to settlement.
 
 use crate::*;
+use alloc::vec::Vec;
 use frame_support::{
 	ensure,
 	pallet_prelude::{DispatchError, DispatchResult},
@@ -111,7 +112,17 @@ impl<T: Config> Pallet<T> {
 			slashed = Self::slash(&operator)?;
 		} else {
 			if info.settled && !fee.is_zero() {
-				T::Settlement::settle(&Self::pot_account(), &operator, &[(adapter, fee)])?;
+				let matched: Vec<_> = BatchMatched::<T>::get(&operator, sequence)
+					.unwrap_or_default()
+					.into_iter()
+					.filter(|share| share.adapter == adapter)
+					.collect();
+				T::Settlement::settle(
+					&Self::pot_account(),
+					&operator,
+					&[(adapter, fee)],
+					&matched,
+				)?;
 			}
 			if !deposit.is_zero() {
 				T::Currency::transfer_on_hold(

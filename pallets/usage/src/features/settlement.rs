@@ -1,5 +1,6 @@
 //! Settlement: once a batch's dispute window has passed, its fees per adapter, less those frozen
-//! by open disputes, go from the pot to [`Config::Settlement`] (the attribution pallet's split).
+//! by open disputes, go from the pot to [`Config::Settlement`] (the attribution pallet's split),
+//! with the batch's matched shares.
 
 use crate::*;
 use alloc::vec::Vec;
@@ -30,15 +31,17 @@ impl<T: Config> Pallet<T> {
 		payable.retain(|(_, fee)| !fee.is_zero());
 		let settled =
 			payable.iter().fold(BalanceOf::<T>::zero(), |sum, (_, fee)| sum.saturating_add(*fee));
+		let matched = BatchMatched::<T>::get(&operator, sequence).unwrap_or_default();
 		if !payable.is_empty() {
-			T::Settlement::settle(&Self::pot_account(), &operator, &payable)?;
+			T::Settlement::settle(&Self::pot_account(), &operator, &payable, &matched)?;
 		}
 		info.settled = true;
 		Self::store_or_close(&operator, sequence, info)?;
 		Self::deposit_event(Event::BatchSettled { operator, sequence, settled, frozen });
+		let shares = matched.len() as u32;
 		Ok(Some(
-			T::WeightInfo::settle_batch(adapters)
-				.saturating_add(T::Settlement::settle_weight(payable.len() as u32)),
+			T::WeightInfo::settle_batch(adapters, shares)
+				.saturating_add(T::Settlement::settle_weight(payable.len() as u32, shares)),
 		)
 		.into())
 	}
