@@ -10,12 +10,16 @@
 //! 49,152-id vocabulary (SmolLM2's), which gives the short chance matches real text gives. Half
 //! the answers copy a 24-token run of a random record (a planted source) between random tokens,
 //! half are random: the lookup cost is one suffix-array search per answer position either way.
-//! 5e8 tokens is 1 GB of 16-bit token ids.
+//! 5e8 tokens is 1 GB of 16-bit token ids. Retrieval (BM25 over the same index, top 4) is timed
+//! on queries of 8 tokens drawn from one stored record, and counts how often that record ranks
+//! first.
 
 use std::{path::PathBuf, time::Instant};
 
 use clap::Parser;
-use lineage_trace::{attribute, AttributionParams, RecordMeta, SpanIndexBuilder};
+use lineage_trace::{
+	attribute, retrieve, AttributionParams, RecordMeta, RetrievalParams, SpanIndexBuilder,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -96,9 +100,9 @@ fn main() -> anyhow::Result<()> {
 	let args = Args::parse();
 	let zipf = Zipf::new();
 	println!(
-		"| tokens | records | build s | build Mtok/s | bytes/token | lookup ms/answer (mean) | p99 ms | spans/answer | planted found | brute force ms/answer | speed-up |"
+		"| tokens | records | build s | build Mtok/s | bytes/token | lookup ms/answer (mean) | p99 ms | spans/answer | planted found | brute force ms/answer | speed-up | BM25 top-4 ms/query (mean) | p99 ms | source first |"
 	);
-	println!("|---|---|---|---|---|---|---|---|---|---|---|");
+	println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 	for &size in &args.sizes {
 		let target = size as u64;
 		let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
@@ -162,6 +166,32 @@ fn main() -> anyhow::Result<()> {
 		times.sort_by(f64::total_cmp);
 		let mean = times.iter().sum::<f64>() / times.len() as f64;
 		let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+		// Retrieval: a query of 8 tokens drawn from one stored record (in its order, as a
+		// question shares a record's rare words), the record's rank read back.
+		let retrieval = RetrievalParams::default();
+		let mut query_times = Vec::with_capacity(args.answers);
+		let mut source_first = 0usize;
+		for _ in 0..args.answers {
+			let r = loop {
+				let r = rng.gen_range(0..records.len());
+				if records[r].len() >= 24 {
+					break r;
+				}
+			};
+			let mut picks: Vec<usize> =
+				(0..8).map(|_| rng.gen_range(0..records[r].len())).collect();
+			picks.sort();
+			let query: Vec<u32> = picks.iter().map(|&i| records[r][i]).collect();
+			let t = Instant::now();
+			let top = retrieve(&index, &query, 4, &retrieval);
+			query_times.push(t.elapsed().as_secs_f64() * 1e3);
+			if top.first().is_some_and(|t| t.position == r as u32) {
+				source_first += 1;
+			}
+		}
+		query_times.sort_by(f64::total_cmp);
+		let query_mean = query_times.iter().sum::<f64>() / query_times.len() as f64;
+		let query_p99 = query_times[(query_times.len() * 99 / 100).min(query_times.len() - 1)];
 		let (brute, ratio) = if size <= args.baseline_max {
 			let n = 8.min(answers.len());
 			let t = Instant::now();
@@ -176,7 +206,7 @@ fn main() -> anyhow::Result<()> {
 			("—".into(), "—".into())
 		};
 		println!(
-			"| {} | {} | {:.1} | {:.1} | {:.2} | {:.3} | {:.3} | {:.2} | {}/{} | {} | {} |",
+			"| {} | {} | {:.1} | {:.1} | {:.2} | {:.3} | {:.3} | {:.2} | {}/{} | {} | {} | {:.3} | {:.3} | {}/{} |",
 			index.tokens(),
 			index.records().len(),
 			build,
@@ -189,6 +219,10 @@ fn main() -> anyhow::Result<()> {
 			planted.len(),
 			brute,
 			ratio,
+			query_mean,
+			query_p99,
+			source_first,
+			args.answers,
 		);
 		drop(index);
 		let _ = std::fs::remove_dir_all(&dir);

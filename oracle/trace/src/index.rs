@@ -270,6 +270,8 @@ pub struct SpanIndex {
 	sa: Mapped,
 	starts: Mapped,
 	owners: Mapped,
+	/// Tokens per record, counted on first use (retrieval's document lengths).
+	lengths: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl std::fmt::Debug for SpanIndex {
@@ -306,6 +308,7 @@ impl SpanIndex {
 			starts: Mapped::open::<u32>(dir, STARTS, header.segments)?,
 			owners: Mapped::open::<u32>(dir, OWNERS, header.segments)?,
 			header,
+			lengths: std::sync::OnceLock::new(),
 		};
 		let records = index.header.records.len() as u64;
 		if let Some(o) = index.owners.slice::<u32>().iter().find(|&&o| u64::from(o) >= records) {
@@ -420,6 +423,26 @@ impl SpanIndex {
 			len = depth + 1;
 		}
 		(len, rows)
+	}
+
+	/// Tokens of each record (separators not counted), in [`records`](Self::records)' order;
+	/// counted from the segment table on first use, then kept.
+	pub fn record_tokens(&self) -> &[u32] {
+		self.lengths.get_or_init(|| {
+			let starts: &[u32] = self.starts.slice();
+			let owners: &[u32] = self.owners.slice();
+			let end = u32::try_from(self.header.symbols).unwrap_or(u32::MAX);
+			let mut lengths = vec![0u32; self.header.records.len()];
+			for (i, (&start, &owner)) in starts.iter().zip(owners).enumerate() {
+				// Each segment is followed by its separator.
+				let next = starts.get(i + 1).copied().unwrap_or(end);
+				let tokens = next.saturating_sub(start).saturating_sub(1);
+				if let Some(l) = lengths.get_mut(owner as usize) {
+					*l = l.saturating_add(tokens);
+				}
+			}
+			lengths
+		})
 	}
 
 	/// Where the occurrence at suffix-array row `row` lies, `None` for a row out of range.

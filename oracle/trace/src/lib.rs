@@ -11,6 +11,8 @@
 //! - [`attribute`]: [`attribute`](attribute::attribute) finds the maximal spans of a completion
 //!   (and, kept apart, of its prompt) that occur in a set of indexes, credits each span to the
 //!   records it occurs in and those to their contributors.
+//! - [`retrieve`]: [`retrieve`](retrieve::retrieve) ranks a version's records for a query by
+//!   BM25, its posting lists read from the same suffix array (retrieval-augmented requests).
 //!
 //! The crate knows nothing of tokenizers, HTTP or the chain: callers pass token ids and the
 //! records' on-chain identity ([`RecordMeta`]).
@@ -18,9 +20,11 @@
 pub mod attribute;
 pub mod cache;
 pub mod index;
+pub mod retrieve;
 
 pub use attribute::{
 	attribute, Attribution, AttributionParams, ContributorCredit, RecordCredit, Span,
 };
 pub use cache::IndexCache;
 pub use index::{IndexError, RecordMeta, SpanIndex, SpanIndexBuilder};
+pub use retrieve::{retrieve, RetrievalParams, Retrieved};
