@@ -306,6 +306,36 @@ pub fn request_id(id: &str) -> Hash {
 	Hash::from(<[u8; 32]>::from(Sha256::digest(id.as_bytes())))
 }
 
+/// The usage record of a finished chain-mode request of `payer` on chain adapter `adapter`,
+/// with what its answer's attribution credits ([`UsageRecord::matched`]).
+pub fn usage_record(
+	rec: &FinishedRequest,
+	payer: [u8; 32],
+	adapter: AdapterId,
+) -> Result<UsageRecord<AccountId>, SinkError> {
+	Ok(UsageRecord {
+		request_id: request_id(&rec.id),
+		payer: AccountId::new(payer),
+		adapter,
+		input_tokens: rec.prompt_tokens as u64,
+		output_tokens: rec.completion_tokens as u64,
+		response_hash: Hash::from(rec.response_sha256),
+		finished_at_ms: rec.unix_time_ms,
+		served_at: rec.served_at.ok_or("a chain-mode request finished without its block")?,
+		matched: rec
+			.lineage
+			.iter()
+			.flat_map(|l| l.credited_parts())
+			.map(|p| RecordMatch {
+				datanet: p.datanet,
+				version: p.version,
+				contributor: AccountId::new(p.contributor),
+				share: Share::from_parts(p.parts),
+			})
+			.collect(),
+	})
+}
+
 impl UsageSink for JournalSink {
 	fn record(&self, rec: &FinishedRequest) -> Result<(), SinkError> {
 		let Some(payer) = rec.payer else {
@@ -313,27 +343,7 @@ impl UsageSink for JournalSink {
 		};
 		// The free base model (`--free-base`): nothing to bill.
 		let Some(adapter) = rec.chain_adapter else { return Ok(()) };
-		let record = UsageRecord {
-			request_id: request_id(&rec.id),
-			payer: AccountId::new(payer),
-			adapter,
-			input_tokens: rec.prompt_tokens as u64,
-			output_tokens: rec.completion_tokens as u64,
-			response_hash: Hash::from(rec.response_sha256),
-			finished_at_ms: rec.unix_time_ms,
-			served_at: rec.served_at.ok_or("a chain-mode request finished without its block")?,
-			matched: rec
-				.lineage
-				.iter()
-				.flat_map(|l| l.credited_parts())
-				.map(|p| RecordMatch {
-					datanet: p.datanet,
-					version: p.version,
-					contributor: AccountId::new(p.contributor),
-					share: Share::from_parts(p.parts),
-				})
-				.collect(),
-		};
+		let record = usage_record(rec, payer, adapter)?;
 		let Some(voucher) = &rec.voucher else {
 			return Err("a chain-mode request finished without the payer's authorisation".into());
 		};
@@ -366,6 +376,74 @@ mod tests {
 			1,
 		);
 		r
+	}
+
+	#[test]
+	fn a_usage_record_carries_what_its_answer_credits() {
+		use crate::infer::{
+			lineage::{Lineage, Traced},
+			usage::Finish,
+		};
+		use lineage_trace::{index::RecordMeta, RecordCredit};
+		let record = |contributor: u8, version, score| RecordCredit {
+			record: RecordMeta {
+				datanet: 4,
+				version,
+				index: 0,
+				contribution: u32::from(contributor),
+				content_hash: [contributor; 32],
+				contributor: [contributor; 32],
+			},
+			score,
+			spans: 1,
+		};
+		let traced = Traced {
+			versions: vec![],
+			completion_tokens: 8,
+			credited_tokens: 6,
+			echoed_tokens: 0,
+			spans: vec![],
+			prompt_spans: vec![],
+			// Two records of contributor 1 in version 2 (3 + 1 tokens), one of 2 in version 3,
+			// and one record with no credit.
+			records: vec![
+				record(1, 2, 3.0),
+				record(2, 3, 2.0),
+				record(1, 2, 1.0),
+				record(3, 3, 0.0),
+			],
+			contributors: vec![],
+			micros: 1,
+		};
+		let mut finished = FinishedRequest {
+			id: "chatcmpl-1".into(),
+			model: "a".into(),
+			adapter: None,
+			prompt_tokens: 5,
+			completion_tokens: 8,
+			response_sha256: [0; 32],
+			unix_time_ms: 1,
+			finish_reason: Finish::Stop,
+			payer: Some([9; 32]),
+			voucher: None,
+			chain_adapter: Some(7),
+			served_at: Some(40),
+			lineage: Some(Lineage::Attributed(traced)),
+		};
+		let rec = usage_record(&finished, [9; 32], 7).unwrap();
+		let part = |who: u8, version, parts| RecordMatch {
+			datanet: 4,
+			version,
+			contributor: AccountId::new([who; 32]),
+			share: Share::from_parts(parts),
+		};
+		assert_eq!(rec.matched, vec![part(1, 2, 500_000_000), part(2, 3, 250_000_000)]);
+		assert_eq!((rec.input_tokens, rec.output_tokens, rec.served_at), (5, 8, 40));
+		// Not attributed (indexing): no matches, the fee follows the weights.
+		finished.lineage = Some(Lineage::Indexing);
+		assert!(usage_record(&finished, [9; 32], 7).unwrap().matched.is_empty());
+		finished.served_at = None;
+		assert!(usage_record(&finished, [9; 32], 7).is_err());
 	}
 
 	#[test]
