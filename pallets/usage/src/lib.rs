@@ -30,6 +30,12 @@
 //!   input and output tokens, strictly ascending by (payer, adapter), and the Merkle root of the
 //!   individual usage records; signed by the operator's key over
 //!   [`lineage_primitives::usage::signing_payload`] of the chain's genesis hash and the batch.
+//! - **Matched shares**: a batch also carries, per adapter, what its answers' attribution
+//!   credits ([`MatchedShare`]: `(adapter, datanet, version, contributor, share of the adapter's
+//!   fee)`), at most [`Config::MaxMatchedPerAdapter`] per adapter, strictly ascending, each
+//!   adapter's summing to at most 100%. This pallet checks their shape, keeps them with the batch
+//!   ([`BatchMatched`]) and hands them to [`Config::Settlement`], which pays the contributors
+//!   (after checking their weight) from the datanets' part of the fee.
 //! - **Voucher**: a payer's own signature bounding what one operator may charge them. Every
 //!   inference request a payer signs ([`lineage_primitives::payer`]) names a *spend limit*: the
 //!   most the operator may have charged the payer in total once that request is paid. A batch
