@@ -180,6 +180,7 @@ fn fulfil(job: u64, output: &str) -> u128 {
 		output_tokens: 4,
 		response_hash: response_hash(output.as_bytes()),
 		output: BoundedVec::truncate_from(output.as_bytes().to_vec()),
+		matched: Vec::new(),
 	};
 	let genesis = System::block_hash(0);
 	let signature = operator_pair().sign(&fulfilment_payload(&genesis, &fulfilment));

@@ -9,7 +9,7 @@
 
 use super::*;
 use crate::{Jobs as JobRecords, Pallet as Jobs};
-use alloc::vec;
+use alloc::{vec, vec::Vec};
 use polkadot_sdk::{
 	frame_benchmarking::v2::*,
 	frame_support::traits::{fungible::Inspect, Get, Hooks},
@@ -80,6 +80,9 @@ fn signed_fulfilment<T: Config>(
 			.min(u64::from(len).saturating_add(u64::from(T::MaxOverheadTokens::get()))),
 		response_hash: response_hash(&output),
 		output,
+		// The matches' shape check is in-memory; their settlement is weighed by
+		// `SettleFees::settle_weight`.
+		matched: Vec::new(),
 	};
 	let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
 	let signature = sr25519_sign(KEY_TYPE, key, &fulfilment_payload(&genesis, &fulfilment))

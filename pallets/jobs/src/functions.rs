@@ -1,12 +1,15 @@
 //! The pallet's checks and state changes, its read API and its invariants.
 
 use super::*;
+use alloc::vec::Vec;
 use frame_support::{
 	ensure,
 	pallet_prelude::{DispatchError, DispatchResult},
 	traits::{fungible::MutateHold, tokens::Precision, Get},
 };
-use lineage_primitives::usage::{usage_fee, AdapterUse};
+use lineage_primitives::usage::{
+	check_record_matches, usage_fee, AdapterUse, MatchError, MatchedShare,
+};
 use polkadot_sdk::sp_runtime::traits::{
 	CheckedAdd, CheckedMul, Saturating, UniqueSaturatedInto, Verify, Zero,
 };
@@ -134,6 +137,14 @@ impl<T: Config> Pallet<T> {
 			fulfilment.response_hash == response_hash(&fulfilment.output),
 			Error::<T>::ResponseHashMismatch
 		);
+		check_record_matches(&fulfilment.matched, T::MaxMatchedPerJob::get() as usize).map_err(
+			|e| match e {
+				MatchError::NotSorted => Error::<T>::MatchedNotSorted,
+				MatchError::Zero => Error::<T>::ZeroMatchedShare,
+				MatchError::TooMany => Error::<T>::TooManyMatched,
+				MatchError::OverWhole => Error::<T>::MatchedOverWhole,
+			},
+		)?;
 		let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
 		let payload = fulfilment_payload(&genesis, &fulfilment);
 		ensure!(signature.verify(payload.as_slice(), &key), Error::<T>::BadSignature);
@@ -159,7 +170,19 @@ impl<T: Config> Pallet<T> {
 			Precision::Exact,
 		)?;
 		if !fee.is_zero() {
-			T::Settlement::settle(&job.requester, operator, &[(job.adapter, fee)], &[])?;
+			// The answer's matches as shares of the job's fee (one request: its own parts).
+			let matched: Vec<MatchedShare<T::AccountId>> = fulfilment
+				.matched
+				.iter()
+				.map(|m| MatchedShare {
+					adapter: job.adapter,
+					datanet: m.datanet,
+					version: m.version,
+					contributor: m.contributor.clone(),
+					share: m.share,
+				})
+				.collect();
+			T::Settlement::settle(&job.requester, operator, &[(job.adapter, fee)], &matched)?;
 		}
 
 		job.state = JobState::Fulfilled {

@@ -269,6 +269,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type ClaimPeriod: Get<BlockNumberFor<Self>>;
 
+		/// The most contributors one answer's attribution may credit in a fulfilment
+		/// ([`lineage_primitives::jobs::Fulfilment::matched`]): the oracle keeps the largest.
+		#[pallet::constant]
+		type MaxMatchedPerJob: Get<u32>;
+
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
 
@@ -431,6 +436,15 @@ pub mod pallet {
 		OutputNotUtf8,
 		/// The response hash is not the sha256 of the output.
 		ResponseHashMismatch,
+		/// The fulfilment's matches are not strictly ascending by (datanet, version,
+		/// contributor).
+		MatchedNotSorted,
+		/// A match of the fulfilment is zero.
+		ZeroMatchedShare,
+		/// The fulfilment names more than `MaxMatchedPerJob` matches.
+		TooManyMatched,
+		/// The fulfilment's matches sum to more than 100%.
+		MatchedOverWhole,
 		/// The signature is not the operator key's over the fulfilment.
 		BadSignature,
 		/// The fee for the tokens exceeds the job's ceiling.
@@ -544,19 +558,24 @@ pub mod pallet {
 		///   `output bytes + MaxOverheadTokens` output tokens, the output (UTF-8) and its sha256.
 		/// - Fails with `UnknownJob`, `AlreadyFulfilled`, `JobExpired`, `WrongOperator`,
 		///   `NotClaimed`, `OperatorNotServing`, `ZeroInputTokens`, `TooManyInputTokens`,
-		///   `TooManyOutputTokens`, `OutputNotUtf8`,
-		///   `ResponseHashMismatch`, then `BadSignature`, then `UnknownAdapter`,
+		///   `TooManyOutputTokens`, `OutputNotUtf8`, `ResponseHashMismatch`,
+		///   `MatchedNotSorted`, `ZeroMatchedShare`, `TooManyMatched`, `MatchedOverWhole`, then
+		///   `BadSignature`, then `UnknownAdapter`,
 		///   `AdapterRevoked`, `Overflow`, `FeeAboveCeiling`, or the currency's or the
 		///   settlement's error.
 		/// - Emits [`Event::JobFulfilled`].
 		/// - Complexity: O(o) for an output of `o` bytes (its UTF-8 check, its hash and the
 		///   signature's payload); reads the job, the operator's key and the adapter's terms,
 		///   writes the job and its output, releases a hold and settles one adapter: weighed as
-		///   `fulfil(o)` plus [`SettleFees::settle_weight`] of one adapter.
+		///   `fulfil(o)` plus [`SettleFees::settle_weight`] of one adapter with
+		///   `MaxMatchedPerJob` matched shares.
+		/// - `fulfilment.matched`: the contributors the answer's attribution credits, each with
+		///   the part of the answer their records cover; settlement pays them the policy's
+		///   matched part of the fee's datanets share (after checking their frozen weight).
 		#[pallet::call_index(1)]
 		#[pallet::weight(
 			T::WeightInfo::fulfil(fulfilment.output.len() as u32)
-				.saturating_add(T::Settlement::settle_weight(1, 0))
+				.saturating_add(T::Settlement::settle_weight(1, T::MaxMatchedPerJob::get()))
 		)]
 		pub fn fulfil(
 			origin: OriginFor<T>,

@@ -75,6 +75,8 @@ pub const MAX_PROMPT: u32 = 64;
 pub const MAX_OUTPUT: u32 = 128;
 /// The tokens a fulfilment may count beyond one per byte of prompt or output.
 pub const OVERHEAD_TOKENS: u32 = 16;
+/// The most matches one fulfilment may carry.
+pub const MAX_MATCHED: u32 = 3;
 /// How long a claim on an open job lasts, in blocks.
 pub const CLAIM_PERIOD: u32 = 5;
 /// The deposit base.
@@ -94,6 +96,7 @@ thread_local! {
 	static ADAPTERS: RefCell<BTreeMap<AdapterId, (AdapterUse, u128, u128)>> = const { RefCell::new(BTreeMap::new()) };
 	static OPERATORS: RefCell<BTreeMap<u64, sr25519::Public>> = const { RefCell::new(BTreeMap::new()) };
 	static SETTLED: RefCell<Vec<SettleCall>> = const { RefCell::new(Vec::new()) };
+	static MATCHED: RefCell<Vec<Vec<MatchedShare<u64>>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The model registry's test double.
@@ -161,6 +164,11 @@ impl MockSettlement {
 	pub fn calls() -> Vec<SettleCall> {
 		SETTLED.with(|s| s.borrow().clone())
 	}
+
+	/// The matched shares of each settlement call so far.
+	pub fn matched() -> Vec<Vec<MatchedShare<u64>>> {
+		MATCHED.with(|m| m.borrow().clone())
+	}
 }
 
 impl SettleFees<u64, u128> for MockSettlement {
@@ -170,15 +178,13 @@ impl SettleFees<u64, u128> for MockSettlement {
 		fees: &[(AdapterId, u128)],
 		matched: &[MatchedShare<u64>],
 	) -> DispatchResult {
-		if !matched.is_empty() {
-			return Err(DispatchError::Other("a job's answer carries no matched shares"));
-		}
 		if fees.iter().any(|(_, fee)| *fee == 0) {
 			return Err(DispatchError::Other("a zero fee was settled"));
 		}
 		let total: u128 = fees.iter().map(|(_, fee)| *fee).sum();
 		<Balances as Mutate<u64>>::transfer(source, &SINK, total, Preservation::Preserve)?;
 		SETTLED.with(|s| s.borrow_mut().push((*source, *operator, fees.to_vec())));
+		MATCHED.with(|m| m.borrow_mut().push(matched.to_vec()));
 		Ok(())
 	}
 
@@ -220,6 +226,7 @@ impl pallet_jobs::Config for Test {
 	type JobDepositBase = ConstU128<DEPOSIT_BASE>;
 	type JobDepositPerByte = ConstU128<DEPOSIT_PER_BYTE>;
 	type MaxOverheadTokens = ConstU32<OVERHEAD_TOKENS>;
+	type MaxMatchedPerJob = ConstU32<MAX_MATCHED>;
 	type ClaimPeriod = ConstU32<CLAIM_PERIOD>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
@@ -259,6 +266,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	ADAPTERS.with(|a| a.borrow_mut().clear());
 	OPERATORS.with(|o| o.borrow_mut().clear());
 	SETTLED.with(|s| s.borrow_mut().clear());
+	MATCHED.with(|m| m.borrow_mut().clear());
 	MockAdapters::add(ADAPTER, PER_1K_IN, PER_1K_OUT);
 	MockOperators::add(OP, op_pair().public());
 	MockOperators::add(OP2, op2_pair().public());

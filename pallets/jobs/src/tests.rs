@@ -6,7 +6,7 @@ use crate::{
 };
 use lineage_primitives::{
 	jobs::{fulfilment_payload, response_hash},
-	usage::{usage_fee, AdapterUse},
+	usage::{usage_fee, AdapterUse, MatchedShare, RecordMatch},
 };
 use polkadot_sdk::{
 	frame_support::{assert_noop, assert_ok, traits::fungible::InspectHold, BoundedVec},
@@ -52,6 +52,7 @@ fn fulfilment(job: u64, operator: u64, output: &[u8], output_tokens: u64) -> Ful
 		output_tokens,
 		response_hash: response_hash(output),
 		output: BoundedVec::try_from(output.to_vec()).expect("a short output"),
+		matched: Vec::new(),
 	}
 }
 
@@ -515,5 +516,68 @@ fn token_counts_are_bounded_by_the_prompt_and_the_output_bytes() {
 fn integrity_test_works() {
 	new_test_ext().execute_with(|| {
 		<Jobs as polkadot_sdk::frame_support::traits::Hooks<u32>>::integrity_test();
+	});
+}
+
+// ---- the answer's attribution ----
+
+/// `percent` of the answer credited to `who`'s records in version 1 of datanet `datanet`.
+fn matched(datanet: u32, who: u64, percent: u32) -> RecordMatch<u64> {
+	RecordMatch {
+		datanet,
+		version: 1,
+		contributor: who,
+		share: polkadot_sdk::sp_runtime::Perbill::from_percent(percent),
+	}
+}
+
+#[test]
+fn fulfil_passes_the_answers_matches_to_settlement_works() {
+	build_and_execute(|| {
+		let job = request_as(ALICE, MAX_FEE, None);
+		claim(job, OP);
+		let f = FulfilmentOf::<Test> {
+			matched: vec![matched(1, BOB, 60), matched(2, POOR, 30)],
+			..fulfilment(job, OP, b"4", 5)
+		};
+		let signature = sign(&op_pair(), &f);
+		assert_ok!(Jobs::fulfil(RuntimeOrigin::signed(RELAYER), f, signature));
+		let share = |datanet, who, percent| MatchedShare {
+			adapter: ADAPTER,
+			datanet,
+			version: 1,
+			contributor: who,
+			share: polkadot_sdk::sp_runtime::Perbill::from_percent(percent),
+		};
+		assert_eq!(MockSettlement::matched(), vec![vec![share(1, BOB, 60), share(2, POOR, 30)]]);
+	});
+}
+
+#[test]
+fn fulfil_with_malformed_matches_fails() {
+	build_and_execute(|| {
+		let job = request_as(ALICE, MAX_FEE, None);
+		claim(job, OP);
+		let refused = |m: Vec<RecordMatch<u64>>, error: Error<Test>| {
+			let f = FulfilmentOf::<Test> { matched: m, ..fulfilment(job, OP, b"4", 5) };
+			let signature = sign(&op_pair(), &f);
+			assert_noop!(Jobs::fulfil(RuntimeOrigin::signed(RELAYER), f, signature), error);
+		};
+		refused(vec![matched(2, BOB, 10), matched(1, BOB, 10)], Error::<Test>::MatchedNotSorted);
+		refused(vec![matched(1, BOB, 10), matched(1, BOB, 10)], Error::<Test>::MatchedNotSorted);
+		refused(vec![matched(1, BOB, 0)], Error::<Test>::ZeroMatchedShare);
+		refused(vec![matched(1, BOB, 60), matched(2, BOB, 41)], Error::<Test>::MatchedOverWhole);
+		refused(
+			(0..u64::from(MAX_MATCHED) + 1).map(|i| matched(1, 100 + i, 1)).collect(),
+			Error::<Test>::TooManyMatched,
+		);
+		// Matches are signed: a relayer cannot add one.
+		let f = fulfilment(job, OP, b"4", 5);
+		let signature = sign(&op_pair(), &f);
+		let added = FulfilmentOf::<Test> { matched: vec![matched(1, RELAYER, 50)], ..f };
+		assert_noop!(
+			Jobs::fulfil(RuntimeOrigin::signed(RELAYER), added, signature),
+			Error::<Test>::BadSignature
+		);
 	});
 }

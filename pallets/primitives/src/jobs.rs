@@ -5,6 +5,8 @@
 //! registered key over [`fulfilment_payload`]; the jobs pallet checks the signature, charges the
 //! adapter's price for the tokens used and keeps the output on chain for the requester.
 
+use crate::usage::RecordMatch;
+use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use polkadot_sdk::sp_core::H256;
 use scale_info::TypeInfo;
@@ -71,6 +73,11 @@ pub struct Fulfilment<AccountId, Output> {
 	pub response_hash: H256,
 	/// The generated text, UTF-8.
 	pub output: Output,
+	/// What the answer's attribution credits (as a usage record's
+	/// [`crate::usage::UsageRecord::matched`]): the contributors whose records the answer repeats,
+	/// each with the part of the answer they cover. The chain pays them the fee policy's
+	/// matched part of the job's fee in these proportions.
+	pub matched: Vec<RecordMatch<AccountId>>,
 }
 
 /// The bytes an operator signs for a fulfilment: the domain tag, the chain's genesis hash and
@@ -102,6 +109,7 @@ mod tests {
 			output_tokens: 5,
 			response_hash: response_hash(b"4"),
 			output: b"4".to_vec(),
+			matched: alloc::vec![],
 		};
 		let genesis = H256::repeat_byte(0xaa);
 		let mut expected = b"lineage/fulfil".to_vec();

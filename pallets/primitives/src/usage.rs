@@ -155,6 +155,42 @@ pub struct UsageRecord<AccountId> {
 	pub matched: Vec<RecordMatch<AccountId>>,
 }
 
+/// Why a list of [`RecordMatch`]es is malformed ([`check_record_matches`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MatchError {
+	/// Not strictly ascending by (datanet, version, contributor).
+	NotSorted,
+	/// A share is zero.
+	Zero,
+	/// More than the bound.
+	TooMany,
+	/// The shares sum to more than 100%.
+	OverWhole,
+}
+
+/// Checks one answer's matches: at most `max`, strictly ascending by (datanet, version,
+/// contributor), none zero, summing to at most 100%. One pass.
+pub fn check_record_matches<AccountId: Ord>(
+	matches: &[RecordMatch<AccountId>],
+	max: usize,
+) -> Result<(), MatchError> {
+	if matches.len() > max {
+		return Err(MatchError::TooMany);
+	}
+	if matches.windows(2).any(|w| w[0].key() >= w[1].key()) {
+		return Err(MatchError::NotSorted);
+	}
+	if matches.iter().any(|m| m.share.is_zero()) {
+		return Err(MatchError::Zero);
+	}
+	let parts =
+		matches.iter().fold(0u64, |sum, m| sum.saturating_add(u64::from(m.share.deconstruct())));
+	if parts > u64::from(Perbill::one().deconstruct()) {
+		return Err(MatchError::OverWhole);
+	}
+	Ok(())
+}
+
 /// One contributor an answer's attribution credits, in its [`UsageRecord`]: the part of the
 /// answer's completion credited to their records frozen in one datanet version (the records'
 /// scores over the completion's tokens, rounded down).
@@ -168,6 +204,13 @@ pub struct RecordMatch<AccountId> {
 	pub contributor: AccountId,
 	/// The part of the completion credited to them.
 	pub share: Perbill,
+}
+
+impl<AccountId> RecordMatch<AccountId> {
+	/// The match's key: an answer lists its matches strictly ascending by it.
+	pub fn key(&self) -> (DatanetId, VersionId, &AccountId) {
+		(self.datanet, self.version, &self.contributor)
+	}
 }
 
 /// The Merkle root of usage records: a binary Merkle tree (`binary-merkle-tree`, blake2-256)

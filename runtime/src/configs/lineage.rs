@@ -200,6 +200,8 @@ impl pallet_jobs::Config for Runtime {
 	type MaxOverheadTokens = ConstU32<64>;
 	/// Long enough to claim, generate up to 512 tokens on a CPU and have the answer included.
 	type ClaimPeriod = JobClaimPeriod;
+	/// As many as one adapter's fee in a usage batch.
+	type MaxMatchedPerJob = MaxMatchedPerAdapter;
 	type WeightInfo = pallet_jobs::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = benchmark_helpers::RealAdapters;

@@ -40,7 +40,10 @@ use std::{
 
 use codec::{Decode, Encode};
 use futures::future::BoxFuture;
-use lineage_primitives::jobs::{fulfilment_payload, response_hash, Fulfilment, JobId};
+use lineage_primitives::{
+	jobs::{fulfilment_payload, response_hash, Fulfilment, JobId},
+	usage::{RecordMatch, Share},
+};
 use prometheus::{IntCounter, IntGauge};
 use subxt::utils::AccountId32;
 use tokio::sync::{Notify, Semaphore};
@@ -60,7 +63,7 @@ use super::{
 	submit::Submitter,
 };
 use crate::{
-	infer::{Infer, InferError},
+	infer::{lineage::Lineage, Infer, InferError},
 	journal::{JobEntry, Journal},
 	metrics::ChainMetrics,
 };
@@ -241,6 +244,18 @@ impl JobChain for ChainJobs<'_> {
 				output: lineage::runtime_types::bounded_collections::bounded_vec::BoundedVec(
 					f.output,
 				),
+				matched: f
+					.matched
+					.into_iter()
+					.map(|m| lineage::runtime_types::lineage_primitives::usage::RecordMatch {
+						datanet: m.datanet,
+						version: m.version,
+						contributor: AccountId32(m.contributor.into()),
+						share: lineage::runtime_types::sp_arithmetic::per_things::Perbill(
+							m.share.deconstruct(),
+						),
+					})
+					.collect(),
 			};
 			let call = lineage::tx().jobs().fulfil(wire, answer.signature);
 			let finalized = self.submitter.submit(self.client, &call).await?;
@@ -651,6 +666,11 @@ impl JobRunner {
 			.constants()
 			.entry(lineage::constants().jobs().max_output_length())
 			.map_err(rpc_err)? as usize;
+		let max_matched = at
+			.constants()
+			.entry(lineage::constants().jobs().max_matched_per_job())
+			.map_err(rpc_err)? as usize;
+		let matched = job_matches(answer.lineage.as_ref(), max_matched);
 		let output = truncate_utf8(answer.text, max_bytes).into_bytes();
 		let fulfilment = Fulfilment {
 			job: id,
@@ -659,6 +679,7 @@ impl JobRunner {
 			output_tokens: answer.completion_tokens,
 			response_hash: response_hash(&output),
 			output,
+			matched,
 		};
 		let signature = key.sign(&fulfilment_payload(&self.genesis, &fulfilment)).0;
 		let bytes = fulfilment.encode();
@@ -671,6 +692,32 @@ impl JobRunner {
 		);
 		Ok(Answer::Signed(SignedAnswer { fulfilment: bytes, signature }))
 	}
+}
+
+/// What a job's answer credits, as its fulfilment carries it: the answer's credited parts
+/// ([`Lineage::credited_parts`]), the `max` largest kept (ties to the lower key), ascending by
+/// (datanet, version, contributor) as the jobs pallet checks. Empty for an answer not attributed.
+pub fn job_matches(
+	lineage: Option<&Lineage>,
+	max: usize,
+) -> Vec<RecordMatch<lineage_primitives::AccountId>> {
+	let mut parts = lineage.map(|l| l.credited_parts()).unwrap_or_default();
+	parts.sort_by(|a, b| {
+		b.parts.cmp(&a.parts).then_with(|| {
+			(a.datanet, a.version, a.contributor).cmp(&(b.datanet, b.version, b.contributor))
+		})
+	});
+	parts.truncate(max);
+	parts.sort_by_key(|p| (p.datanet, p.version, p.contributor));
+	parts
+		.into_iter()
+		.map(|p| RecordMatch {
+			datanet: p.datanet,
+			version: p.version,
+			contributor: lineage_primitives::AccountId::new(p.contributor),
+			share: Share::from_parts(p.parts),
+		})
+		.collect()
 }
 
 /// The most output tokens a fee ceiling of `max_fee` pays for after `input` prompt tokens, at
@@ -757,6 +804,42 @@ mod tests {
 		ClientError::Dispatch("Module error: Jobs::AlreadyFulfilled".into())
 	}
 
+	#[test]
+	fn a_jobs_matches_keep_the_largest_parts_in_key_order() {
+		use crate::infer::lineage::Traced;
+		use lineage_trace::{index::RecordMeta, RecordCredit};
+		let record = |who: u8, score| RecordCredit {
+			record: RecordMeta {
+				datanet: 1,
+				version: 1,
+				index: 0,
+				contribution: u32::from(who),
+				content_hash: [who; 32],
+				contributor: [who; 32],
+			},
+			score,
+			spans: 1,
+		};
+		let lineage = Lineage::Attributed(Traced {
+			versions: vec![],
+			completion_tokens: 10,
+			credited_tokens: 6,
+			echoed_tokens: 0,
+			spans: vec![],
+			prompt_spans: vec![],
+			records: vec![record(3, 1.0), record(1, 3.0), record(2, 2.0)],
+			contributors: vec![],
+			micros: 1,
+		});
+		let kept: Vec<([u8; 32], u32)> = job_matches(Some(&lineage), 2)
+			.into_iter()
+			.map(|m| (m.contributor.into(), m.share.deconstruct()))
+			.collect();
+		assert_eq!(kept, vec![([1; 32], 300_000_000), ([2; 32], 200_000_000)]);
+		assert!(job_matches(Some(&Lineage::Indexing), 2).is_empty());
+		assert!(job_matches(None, 2).is_empty());
+	}
+
 	/// Job 7's answer, journaled as `Answered` in a fresh journal.
 	fn journaled(dir: &lineage_testkit::TempDir) -> (Journal, SignedAnswer) {
 		let journal = Journal::open(&dir.path().join("journal.redb")).unwrap();
@@ -768,6 +851,7 @@ mod tests {
 			output_tokens: 1,
 			response_hash: response_hash(&output),
 			output,
+			matched: vec![],
 		};
 		let answer = SignedAnswer { fulfilment: fulfilment.encode(), signature: [9; 64] };
 		journal

@@ -88,7 +88,7 @@ pub struct Generation {
 }
 
 /// An answer produced in-process, for an on-chain job.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LocalAnswer {
 	/// The generated text.
 	pub text: String,
@@ -96,6 +96,8 @@ pub struct LocalAnswer {
 	pub prompt_tokens: u64,
 	/// The tokens generated.
 	pub completion_tokens: u64,
+	/// The answer's attribution, when the oracle traces the adapter (as an HTTP answer's).
+	pub lineage: Option<super::lineage::Lineage>,
 }
 
 /// A fresh response id with `prefix`.
@@ -325,8 +327,10 @@ impl Infer {
 				"max_tokens",
 			));
 		}
+		let trace = self.tracer().map(|tracer| (tracer.clone(), tracer.ensure(adapter)));
 		let adapter = self.adapter(&adapter).await?;
 		let prompt_len = ids.len() as u64;
+		let prompt_ids = trace.as_ref().map(|_| ids.clone());
 		let mut events = self.engine().submit(GenerateRequest {
 			id: new_id("job"),
 			prompt: ids,
@@ -348,6 +352,15 @@ impl Infer {
 		let text = blocking(move || model.tokenizer.decode(&generated, true))
 			.await?
 			.map_err(|e| InferError::Internal(format!("decoding the answer: {e}")))?;
-		Ok(LocalAnswer { text, prompt_tokens: prompt_len, completion_tokens: count })
+		// Attributed as an HTTP answer is: its spans in the adapter's training records.
+		let lineage = match (trace, prompt_ids) {
+			(Some((tracer, Ok(indexes))), Some(prompt)) => {
+				let answer = text.clone();
+				Some(blocking(move || tracer.attribute(&indexes, &prompt, &answer)).await?)
+			},
+			(Some((_, Err(lineage))), _) => Some(lineage),
+			_ => None,
+		};
+		Ok(LocalAnswer { text, prompt_tokens: prompt_len, completion_tokens: count, lineage })
 	}
 }
