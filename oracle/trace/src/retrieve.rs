@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{RecordMeta, SpanIndex};
+use crate::index::{RecordMeta, SpanIndex};
 
 /// BM25's constants and the bounds on one query.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -113,7 +113,7 @@ pub fn retrieve(
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::{index::tests::meta, SpanIndexBuilder};
+	use crate::index::{tests::meta, SpanIndexBuilder};
 	use proptest::prelude::*;
 
 	fn build(records: &[Vec<Vec<u32>>]) -> (tempfile::TempDir, SpanIndex) {
