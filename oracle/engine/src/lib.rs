@@ -13,6 +13,8 @@
 //! - [`autograd`]: the same forward with gradients, for fine-tuning LoRA adapters;
 //! - [`lora`]: adapters held unmerged, applied per row group inside a step ([`merge`]: merged
 //!   into the base weights, the reference);
+//! - [`qkernels`]: batched CPU matrix multiplies for Q8_0/Q4_0/Q4_1 weights (not yet used by
+//!   the model);
 //! - [`peft`]: reading and writing PEFT adapters, refusing what the engine cannot serve with an
 //!   [`AdapterError`] that says what to do;
 //! - [`chat`]: chat templates and tokenisation, from a conversation to prompt tokens;
@@ -39,6 +41,7 @@ pub mod lora;
 pub mod merge;
 pub mod model;
 pub mod peft;
+pub mod qkernels;
 pub mod request;
 pub mod sampling;
 pub mod scheduler;
