@@ -20,10 +20,7 @@ use std::{
 };
 
 use futures::future::BoxFuture;
-use lineage_primitives::{
-	usage::{RecordMatch, Share, UsageRecord},
-	AccountId, AdapterId, Hash,
-};
+use lineage_primitives::{usage::UsageRecord, AccountId, AdapterId, Hash};
 use sha2::{Digest, Sha256};
 use subxt::utils::AccountId32;
 
@@ -322,17 +319,7 @@ pub fn usage_record(
 		response_hash: Hash::from(rec.response_sha256),
 		finished_at_ms: rec.unix_time_ms,
 		served_at: rec.served_at.ok_or("a chain-mode request finished without its block")?,
-		matched: rec
-			.lineage
-			.iter()
-			.flat_map(|l| l.credited_parts())
-			.map(|p| RecordMatch {
-				datanet: p.datanet,
-				version: p.version,
-				contributor: AccountId::new(p.contributor),
-				share: Share::from_parts(p.parts),
-			})
-			.collect(),
+		matched: rec.lineage.as_ref().map(|l| l.record_matches()).unwrap_or_default(),
 	})
 }
 
@@ -380,6 +367,8 @@ mod tests {
 
 	#[test]
 	fn a_usage_record_carries_what_its_answer_credits() {
+		use lineage_primitives::usage::{RecordMatch, Share};
+
 		use crate::infer::{
 			lineage::{Lineage, Traced},
 			usage::Finish,

@@ -42,7 +42,7 @@ use codec::{Decode, Encode};
 use futures::future::BoxFuture;
 use lineage_primitives::{
 	jobs::{fulfilment_payload, response_hash, Fulfilment, JobId},
-	usage::{RecordMatch, Share},
+	usage::RecordMatch,
 };
 use prometheus::{IntCounter, IntGauge};
 use subxt::utils::AccountId32;
@@ -695,29 +695,17 @@ impl JobRunner {
 }
 
 /// What a job's answer credits, as its fulfilment carries it: the answer's credited parts
-/// ([`Lineage::credited_parts`]), the `max` largest kept (ties to the lower key), ascending by
+/// ([`Lineage::record_matches`]), the `max` largest kept (ties to the lower key), ascending by
 /// (datanet, version, contributor) as the jobs pallet checks. Empty for an answer not attributed.
 pub fn job_matches(
 	lineage: Option<&Lineage>,
 	max: usize,
 ) -> Vec<RecordMatch<lineage_primitives::AccountId>> {
-	let mut parts = lineage.map(|l| l.credited_parts()).unwrap_or_default();
-	parts.sort_by(|a, b| {
-		b.parts.cmp(&a.parts).then_with(|| {
-			(a.datanet, a.version, a.contributor).cmp(&(b.datanet, b.version, b.contributor))
-		})
-	});
-	parts.truncate(max);
-	parts.sort_by_key(|p| (p.datanet, p.version, p.contributor));
-	parts
-		.into_iter()
-		.map(|p| RecordMatch {
-			datanet: p.datanet,
-			version: p.version,
-			contributor: lineage_primitives::AccountId::new(p.contributor),
-			share: Share::from_parts(p.parts),
-		})
-		.collect()
+	let mut matches = lineage.map(|l| l.record_matches()).unwrap_or_default();
+	matches.sort_by(|a, b| b.share.cmp(&a.share).then_with(|| a.key().cmp(&b.key())));
+	matches.truncate(max);
+	matches.sort_by(|a, b| a.key().cmp(&b.key()));
+	matches
 }
 
 /// The most output tokens a fee ceiling of `max_fee` pays for after `input` prompt tokens, at

@@ -26,7 +26,10 @@ use std::{
 };
 
 use futures::future::BoxFuture;
-use lineage_primitives::Hash;
+use lineage_primitives::{
+	usage::{RecordMatch, Share},
+	AccountId, Hash,
+};
 use lineage_trace::{
 	AttributionParams, ContributorCredit, IndexCache, IndexError, RecordCredit, RecordMeta,
 	SpanIndex,
@@ -181,6 +184,20 @@ impl Lineage {
 		}
 		parts.retain(|p| p.parts > 0);
 		parts
+	}
+
+	/// [`credited_parts`](Self::credited_parts) as the usage record and a job's fulfilment carry
+	/// them ([`RecordMatch`]), in the same order.
+	pub fn record_matches(&self) -> Vec<RecordMatch<AccountId>> {
+		self.credited_parts()
+			.into_iter()
+			.map(|p| RecordMatch {
+				datanet: p.datanet,
+				version: p.version,
+				contributor: AccountId::new(p.contributor),
+				share: Share::from_parts(p.parts),
+			})
+			.collect()
 	}
 }
 
