@@ -272,6 +272,21 @@ pub mod benchmark_helpers {
 			who
 		}
 
+		/// Creates an open datanet owned by a funded account (`owners` plus the datanet's id
+		/// names it); returns the datanet and its owner's origin.
+		fn open_datanet(owners: u32) -> (u32, RuntimeOrigin) {
+			let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
+			let origin = RuntimeOrigin::signed(Self::funded("datanet-owner", owners + datanet));
+			let _ = Datanets::create_datanet(
+				origin.clone(),
+				BoundedVec::truncate_from(b"bench".to_vec()),
+				BoundedVec::new(),
+				BoundedVec::new(),
+				pallet_datanets::ContributionPolicy::Open,
+			);
+			(datanet, origin)
+		}
+
 		/// Registers a base model and an adapter on it trained on `training`; returns the
 		/// adapter.
 		fn adapter(
@@ -379,16 +394,7 @@ pub mod benchmark_helpers {
 
 		fn datanet_with_versions(versions: u32, contributor: &AccountId) -> u32 {
 			let _ = Balances::set_balance(contributor, 1_000_000 * UNIT);
-			let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
-			let owner = Self::funded("datanet-owner", 10_000 + datanet);
-			let origin = RuntimeOrigin::signed(owner);
-			let _ = Datanets::create_datanet(
-				origin.clone(),
-				BoundedVec::truncate_from(b"bench".to_vec()),
-				BoundedVec::new(),
-				BoundedVec::new(),
-				pallet_datanets::ContributionPolicy::Open,
-			);
+			let (datanet, origin) = Self::open_datanet(10_000);
 			for v in 0..versions {
 				let hash = H256::from_low_u64_be((u64::from(datanet) << 32) + u64::from(v) + 1);
 				let _ = Datanets::contribute(
@@ -407,16 +413,7 @@ pub mod benchmark_helpers {
 		fn adapter_with_contributors(
 			m: u32,
 		) -> (lineage_primitives::AdapterId, u32, u32, alloc::vec::Vec<AccountId>) {
-			let datanet = pallet_datanets::NextDatanetId::<Runtime>::get();
-			let owner = Self::funded("datanet-owner", 30_000 + datanet);
-			let origin = RuntimeOrigin::signed(owner);
-			let _ = Datanets::create_datanet(
-				origin.clone(),
-				BoundedVec::truncate_from(b"bench".to_vec()),
-				BoundedVec::new(),
-				BoundedVec::new(),
-				pallet_datanets::ContributionPolicy::Open,
-			);
+			let (datanet, origin) = Self::open_datanet(30_000);
 			let mut contributors = alloc::vec::Vec::new();
 			for i in 0..m.max(1) {
 				let who = Self::funded("matched-contributor", i);
